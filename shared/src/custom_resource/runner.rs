@@ -1,0 +1,357 @@
+//! One request in, exactly one response out: dispatch to the resource, guard the deadline and
+//! panics, answer, and only then return success to Lambda.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use super::deliver::{NotDelivered, put_response};
+use super::request::{EnvelopeError, Request, RequestType, ResponseTarget};
+use super::response::{Response, Status};
+use super::{ProtocolError, failed_create_id, is_failed_create_id, properties};
+
+/// What a resource type implements: its business rules on typed properties, nothing of the
+/// protocol. Errors are the crate's own enum; their `Display` becomes the stack event's reason,
+/// so it says what is wrong and how to fix it.
+pub trait CustomResource: Send + Sync + 'static {
+    type Properties: DeserializeOwned + Send + 'static;
+    type Error: std::error::Error + Send + 'static;
+
+    fn create(
+        &self,
+        ctx: &RequestContext,
+        props: Self::Properties,
+    ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
+
+    /// `old` is `None` when the old properties no longer parse (e.g. written for an older version).
+    /// Return a new physical id to make CloudFormation replace the resource (it then sends
+    /// Delete for the old id).
+    fn update(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        props: Self::Properties,
+        old: Option<Self::Properties>,
+    ) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
+
+    /// What is already gone is success.
+    fn delete(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        props: Self::Properties,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// A successful Create or Update: the physical id and the attributes for `Fn::GetAtt`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub physical_id: String,
+    pub data: BTreeMap<String, String>,
+    pub no_echo: bool,
+}
+
+impl Outcome {
+    pub fn new(physical_id: impl Into<String>) -> Self {
+        Self { physical_id: physical_id.into(), ..Self::default() }
+    }
+
+    pub fn with_attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.data.insert(name.into(), value.into());
+        self
+    }
+}
+
+/// What a handler knows of its request, and where it says what it is doing.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub stack_id: String,
+    pub logical_resource_id: String,
+    pub resource_type: String,
+    step: Arc<Mutex<String>>,
+}
+
+impl RequestContext {
+    fn new(request: &Request) -> Self {
+        Self {
+            request_id: request.target.request_id.clone(),
+            stack_id: request.target.stack_id.clone(),
+            logical_resource_id: request.target.logical_resource_id.clone(),
+            resource_type: request.resource_type.clone(),
+            step: Arc::new(Mutex::new("starting".into())),
+        }
+    }
+
+    /// Say what the work is doing now ("creating route in rtb-1"): if the deadline comes first,
+    /// the reason names it.
+    pub fn step(&self, what: impl Into<String>) {
+        if let Ok(mut step) = self.step.lock() {
+            *step = what.into();
+        }
+    }
+
+    fn current_step(&self) -> String {
+        self.step.lock().map(|s| s.clone()).unwrap_or_else(|_| "an unknown step".into())
+    }
+}
+
+/// The protocol's settings, read from the environment once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long before the Lambda deadline the guard answers FAILED: time for the PUT and its
+    /// retries. Capped at half the invocation's time, so short timeouts still do work.
+    pub deadline_margin: Duration,
+    /// `AWS_LAMBDA_LOG_STREAM_NAME`, appended to every reason.
+    pub log_stream: Option<String>,
+}
+
+impl Settings {
+    pub const MARGIN_VAR: &'static str = "DEADLINE_MARGIN_MS";
+    const DEFAULT_MARGIN: Duration = Duration::from_secs(5);
+
+    pub fn from_env() -> Result<Self, ProtocolError> {
+        let deadline_margin = match std::env::var(Self::MARGIN_VAR) {
+            Err(_) => Self::DEFAULT_MARGIN,
+            Ok(v) => v.trim().parse().map(Duration::from_millis).map_err(|_| ProtocolError::Config {
+                name: Self::MARGIN_VAR,
+                problem: format!("expected milliseconds as a whole number, got `{v}`"),
+            })?,
+        };
+        let log_stream = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").ok().filter(|s| !s.is_empty());
+        Ok(Self { deadline_margin, log_stream })
+    }
+}
+
+/// Run a custom resource as the Lambda function's handler.
+pub async fn run<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::Error> {
+    let protocol = Arc::new(Protocol::new(Settings::from_env()?)?);
+    let resource = Arc::new(resource);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let (protocol, resource) = (protocol.clone(), resource.clone());
+        async move { protocol.handle(resource, event).await }
+    }))
+    .await
+}
+
+pub struct Protocol {
+    http: reqwest::Client,
+    settings: Settings,
+}
+
+impl Protocol {
+    pub fn new(settings: Settings) -> Result<Self, ProtocolError> {
+        let http = reqwest::Client::builder().build().map_err(|e| ProtocolError::Config {
+            name: "(HTTP client)",
+            problem: e.to_string(),
+        })?;
+        Ok(Self { http, settings })
+    }
+
+    /// Handle one invocation. `Ok` means CloudFormation has its answer.
+    pub async fn handle<R: CustomResource>(
+        &self,
+        resource: Arc<R>,
+        event: LambdaEvent<Value>,
+    ) -> Result<(), ProtocolError> {
+        let started = Instant::now();
+        let deadline = deadline_instant(event.context.deadline);
+        let request = match Request::parse(&event.payload) {
+            Ok(request) => request,
+            Err(EnvelopeError::Unusable { target, problem }) => {
+                let physical_id = target.physical_resource_id.clone().unwrap_or_else(|| failed_create_id(&target.request_id));
+                let response = failed(physical_id, format!("invalid request: {problem}"));
+                let span = info_span!("request", request_id = %target.request_id, logical_resource_id = %target.logical_resource_id);
+                return self.deliver(&target, &response, deadline).instrument(span).await;
+            }
+            Err(e) => {
+                error!(aws_request_id = %event.context.request_id, error = %e, "request ignored");
+                return Err(e.into());
+            }
+        };
+        let span = info_span!(
+            "request",
+            request_id = %request.target.request_id,
+            logical_resource_id = %request.target.logical_resource_id,
+            request_type = ?request.request_type,
+        );
+        async {
+            let response = self.respond(resource, &request, started, deadline).await;
+            self.deliver(&request.target, &response, deadline).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn respond<R: CustomResource>(
+        &self,
+        resource: Arc<R>,
+        request: &Request,
+        started: Instant,
+        deadline: Instant,
+    ) -> Response {
+        let physical_id = request.target.physical_resource_id.clone();
+        if request.request_type == RequestType::Delete && physical_id.as_deref().is_some_and(is_failed_create_id) {
+            // The rollback of a Create we answered FAILED: it made nothing.
+            return succeeded(Outcome::new(physical_id.unwrap_or_default()), "nothing to delete: the Create had failed");
+        }
+        let ctx = RequestContext::new(request);
+        let mut work = tokio::spawn(dispatch(resource, request.clone(), ctx.clone()).in_current_span());
+        let guard = deadline - self.settings.deadline_margin.min(deadline.saturating_duration_since(started) / 2);
+        let result = tokio::select! {
+            joined = &mut work => match joined {
+                Ok(result) => result,
+                Err(e) if e.is_panic() => Err(format!("internal error: {}; this is a bug, please report it with this log stream", panic_message(e.into_panic()))),
+                Err(_) => Err("internal error: the work was cancelled".to_string()),
+            },
+            _ = tokio::time::sleep_until(guard) => {
+                work.abort();
+                Err(format!(
+                    "timed out after {} s while {}; raise the function's Timeout, or check that it reaches the AWS APIs it calls (VPC endpoints or a NAT gateway)",
+                    started.elapsed().as_secs(),
+                    ctx.current_step(),
+                ))
+            }
+        };
+        match result {
+            Ok(outcome) if request.request_type == RequestType::Delete => {
+                succeeded(Outcome { physical_id: physical_id.unwrap_or_default(), ..outcome }, "")
+            }
+            Ok(outcome) => succeeded(outcome, ""),
+            Err(message) => {
+                let physical_id = match request.request_type {
+                    RequestType::Create => failed_create_id(&request.target.request_id),
+                    _ => physical_id.unwrap_or_default(),
+                };
+                failed(physical_id, message)
+            }
+        }
+    }
+
+    async fn deliver(&self, target: &ResponseTarget, response: &Response, deadline: Instant) -> Result<(), ProtocolError> {
+        let body = response.to_body(target, self.settings.log_stream.as_deref());
+        match put_response(&self.http, &target.url, body, deadline).await {
+            Ok(attempts) => {
+                info!(
+                    status = ?response.status,
+                    physical_resource_id = %response.physical_resource_id,
+                    reason = %response.message,
+                    attempts,
+                    "response delivered"
+                );
+                Ok(())
+            }
+            Err(NotDelivered { attempts, last }) => {
+                error!(status = ?response.status, attempts, last = %last, "response NOT delivered");
+                Err(ProtocolError::NotDelivered { attempts, last })
+            }
+        }
+    }
+}
+
+/// Parse the properties (step 2) and call the resource. Runs in its own task so a panic or
+/// the deadline guard cannot stop the response.
+async fn dispatch<R: CustomResource>(resource: Arc<R>, request: Request, ctx: RequestContext) -> Result<Outcome, String> {
+    let props: R::Properties =
+        properties::parse(&request.properties).map_err(|e| format!("invalid properties: {e}"))?;
+    let physical_id = request.target.physical_resource_id.as_deref().unwrap_or_default();
+    let result = match request.request_type {
+        RequestType::Create => resource.create(&ctx, props).await,
+        RequestType::Update => {
+            let old = request.old_properties.as_ref().and_then(|raw| match properties::parse(raw) {
+                Ok(old) => Some(old),
+                Err(e) => {
+                    warn!(error = %e, "old properties do not parse; updating without them");
+                    None
+                }
+            });
+            resource.update(&ctx, physical_id, props, old).await
+        }
+        RequestType::Delete => resource.delete(&ctx, physical_id, props).await.map(|()| Outcome::default()),
+    };
+    result.map_err(|e| error_chain(&e))
+}
+
+fn succeeded(outcome: Outcome, message: &str) -> Response {
+    Response {
+        status: Status::Success,
+        message: message.to_string(),
+        physical_resource_id: outcome.physical_id,
+        data: outcome.data,
+        no_echo: outcome.no_echo,
+    }
+}
+
+fn failed(physical_resource_id: String, message: String) -> Response {
+    Response { status: Status::Failed, message, physical_resource_id, data: BTreeMap::new(), no_echo: false }
+}
+
+/// The error and its sources, each once (thiserror messages often already embed their source).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Lambda's deadline (ms since the epoch) as an `Instant`. Runners that fake it (0, or in the
+/// past) get a minute, so the guard still bounds the work.
+fn deadline_instant(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+    match deadline_ms.checked_sub(now_ms) {
+        Some(left) if left > 0 => Instant::now() + Duration::from_millis(left),
+        _ => {
+            warn!(deadline_ms, "no usable deadline from the runtime; allowing 60 s");
+            Instant::now() + Duration::from_secs(60)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer failed")]
+    struct Outer(#[source] Inner);
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner cause")]
+    struct Inner;
+    #[derive(Debug, thiserror::Error)]
+    #[error("wrapped: inner cause")]
+    struct Embeds(#[source] Inner);
+
+    #[test]
+    fn error_chain_names_each_cause_once() {
+        assert_eq!(error_chain(&Outer(Inner)), "outer failed: inner cause");
+        assert_eq!(error_chain(&Embeds(Inner)), "wrapped: inner cause");
+    }
+
+    #[test]
+    fn panic_messages() {
+        assert_eq!(panic_message(Box::new("static")), "static");
+        assert_eq!(panic_message(Box::new(String::from("owned"))), "owned");
+        assert_eq!(panic_message(Box::new(7u8)), "a panic without a message");
+    }
+}

@@ -1,0 +1,111 @@
+"""moto's server plus the two Auto Scaling actions the lifecycle drain needs and moto lacks.
+
+    python moto_launcher.py --port 5000
+
+Adds to moto 5.2.5 (pinned in requirements.txt: this patches its internals):
+- CompleteLifecycleAction and RecordLifecycleActionHeartbeat, faithful where the drain depends on
+  them: an action is active from the test's seeding until completed; completing or heartbeating an
+  action that is not active answers ValidationError as AWS does. Every call is recorded.
+- POST /moto-api/lifecycle/actions  {AutoScalingGroupName, LifecycleHookName, InstanceId,
+  LifecycleActionToken}: seed an active action (the part of Auto Scaling that starts one).
+- GET  /moto-api/lifecycle/actions: {"active": [...], "calls": [...]} for assertions.
+- POST /moto-api/reset also clears both.
+"""
+
+import json
+import sys
+import threading
+import time
+
+from moto.autoscaling.exceptions import ValidationError
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import EmptyResult
+from moto.moto_api._internal import urls as moto_api_urls
+from moto.moto_api._internal.responses import MotoAPIResponse
+import moto.server
+
+_lock = threading.Lock()
+_active = []  # dicts: AutoScalingGroupName, LifecycleHookName, InstanceId, LifecycleActionToken
+_calls = []  # one dict per CompleteLifecycleAction / RecordLifecycleActionHeartbeat call
+
+
+def _find_active(hook, group, token, instance_id):
+    for action in _active:
+        if action["LifecycleHookName"] != hook or action["AutoScalingGroupName"] != group:
+            continue
+        if token and action["LifecycleActionToken"] == token:
+            return action
+        if not token and instance_id and action["InstanceId"] == instance_id:
+            return action
+    return None
+
+
+def _lifecycle_call(response, name, complete):
+    hook = response._get_param("LifecycleHookName")
+    group = response._get_param("AutoScalingGroupName")
+    token = response._get_param("LifecycleActionToken")
+    instance_id = response._get_param("InstanceId")
+    result = response._get_param("LifecycleActionResult")
+    call = {
+        "Action": name,
+        "LifecycleHookName": hook,
+        "AutoScalingGroupName": group,
+        "LifecycleActionToken": token,
+        "InstanceId": instance_id,
+        "LifecycleActionResult": result,
+        "Time": time.time(),
+    }
+    with _lock:
+        action = _find_active(hook, group, token, instance_id)
+        call["Outcome"] = "ok" if action else "ValidationError"
+        _calls.append(call)
+        if action and complete:
+            _active.remove(action)
+    if action is None:
+        # AWS's wording for both actions when nothing is pending.
+        what = f"token {token}" if token else f"instance ID {instance_id}"
+        raise ValidationError(f"No active Lifecycle Action found with {what}")
+    return EmptyResult()
+
+
+def complete_lifecycle_action(self):
+    return _lifecycle_call(self, "CompleteLifecycleAction", complete=True)
+
+
+def record_lifecycle_action_heartbeat(self):
+    return _lifecycle_call(self, "RecordLifecycleActionHeartbeat", complete=False)
+
+
+def lifecycle_actions(request, full_url, headers):
+    if request.method == "POST":
+        body = json.loads(request.get_data() or b"{}")
+        keys = ("AutoScalingGroupName", "LifecycleHookName", "InstanceId", "LifecycleActionToken")
+        missing = [k for k in keys if not body.get(k)]
+        if missing:
+            return 400, {}, json.dumps({"Error": f"missing {', '.join(missing)}"})
+        with _lock:
+            _active.append({k: body[k] for k in keys})
+        return 201, {}, json.dumps({"status": "ok"})
+    with _lock:
+        return 200, {"Content-Type": "application/json"}, json.dumps({"active": _active, "calls": _calls})
+
+
+_original_reset = MotoAPIResponse.reset_response
+
+
+def reset_response(self, request, full_url, headers):
+    if request.method == "POST":
+        with _lock:
+            _active.clear()
+            _calls.clear()
+    return _original_reset(self, request, full_url, headers)
+
+
+AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action
+AutoScalingResponse.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
+MotoAPIResponse.reset_response = reset_response
+moto_api_urls.url_paths["{0}/moto-api/reset"] = moto_api_urls.response_instance.reset_response
+moto_api_urls.url_paths["{0}/moto-api/lifecycle/actions"] = lifecycle_actions
+
+if __name__ == "__main__":
+    moto.server.main(sys.argv[1:])
