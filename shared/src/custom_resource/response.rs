@@ -51,8 +51,7 @@ impl Response {
         let message = one_line(&self.message);
         let render = |message: &str, data: &BTreeMap<String, String>| {
             let reason = match log_stream {
-                Some(stream) if message.is_empty() => format!("log stream {stream}"),
-                Some(stream) => format!("{message} (log stream {stream})"),
+                Some(stream) => format!("{message} (log stream {stream})").trim_start().to_string(),
                 None => message.to_string(),
             };
             let body = Body {

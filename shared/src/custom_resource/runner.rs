@@ -222,9 +222,10 @@ impl Protocol {
         };
         match result {
             Ok(outcome) if request.request_type == RequestType::Delete => {
-                succeeded(Outcome { physical_id: physical_id.unwrap_or_default(), ..outcome }, "")
+                succeeded(Outcome { physical_id: physical_id.unwrap_or_default(), ..outcome }, "deleted")
             }
-            Ok(outcome) => succeeded(outcome, ""),
+            Ok(outcome) if request.request_type == RequestType::Create => succeeded(outcome, "created"),
+            Ok(outcome) => succeeded(outcome, "updated"),
             Err(message) => {
                 let physical_id = match request.request_type {
                     RequestType::Create => failed_create_id(&request.target.request_id),

@@ -1,0 +1,43 @@
+# ecs-plumbing: `make demo` runs every function against the local AWS emulator; `make test`
+# runs the tests. Both set up what they need (the Python venv, the builds) on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+CARGO := cargo
+export CARGO_BUILD_JOBS ?= 2
+export SAM_CLI_TELEMETRY := 0
+# cargo-lambda and its zig come from the venv.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: all venv build artifacts test unit demo clean
+
+all: test
+
+# moto[server], aws-sam-cli (its Lambda emulator) and cargo-lambda, pinned.
+venv: $(VENV)/.installed
+$(VENV)/.installed: tests/harness/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/harness/requirements.txt
+	touch $@
+
+# Dev builds of every function (and the test-only cr-probe) for the emulator.
+build:
+	$(CARGO) build --workspace --bins
+
+# What ships, built as `sam build` builds it: `cargo lambda build --release`.
+artifacts: venv
+	$(CARGO) lambda build --release
+
+unit:
+	$(CARGO) test --workspace --lib --bins
+
+test: venv build artifacts
+	$(CARGO) test --workspace
+
+demo: venv build
+	$(CARGO) run --quiet -p harness --bin demo
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

@@ -1,0 +1,93 @@
+//! A built function run by the Lambda Runtime Interface Emulator (from aws-sam-cli), as
+//! `sam local invoke` runs it but on the host. One invoke at a time: a second concurrent
+//! invoke crashes the emulator, so `invoke` takes a lock.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::paths::rie;
+use crate::process::{Process, free_port};
+use crate::servers::agent;
+
+pub struct Lambda {
+    process: Mutex<Process>,
+    invoke_port: u16,
+    timeout: Duration,
+}
+
+/// What the emulator answered.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub status: u16,
+    pub body: String,
+    /// When the invoke was sent, in seconds since the epoch (compare with `Received::time`).
+    pub sent_at: f64,
+    pub elapsed: Duration,
+}
+
+impl Invocation {
+    /// The handler returned an error (`{"errorType", "errorMessage"}`).
+    pub fn is_error(&self) -> bool {
+        serde_json::from_str::<serde_json::Value>(&self.body).is_ok_and(|v| v.get("errorType").is_some())
+    }
+}
+
+/// The environment every function gets in tests; callers add theirs (e.g. `AWS_ENDPOINT_URL`).
+const BASE_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+    ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/22/[$LATEST]0123456789abcdef0123456789abcdef"),
+    ("LOG_FORMAT", "plain"),
+    ("RUST_BACKTRACE", "0"),
+];
+
+impl Lambda {
+    /// Start the emulator for `bootstrap` with a function timeout of `timeout_secs`.
+    pub fn start(name: &str, bootstrap: &Path, timeout_secs: u32, env: &[(&str, &str)]) -> Self {
+        let (invoke_port, api_port) = (free_port(), free_port());
+        let mut command = Command::new(rie());
+        // Only what we set reaches the function: no host AWS profile or credentials.
+        command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        command.envs(BASE_ENV.iter().copied());
+        command.env("AWS_LAMBDA_FUNCTION_NAME", name).env("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_secs.to_string());
+        command.envs(env.iter().copied());
+        command
+            .arg("--log-level")
+            .arg("info")
+            .arg("--runtime-interface-emulator-address")
+            .arg(format!("127.0.0.1:{invoke_port}"))
+            .arg("--runtime-api-address")
+            .arg(format!("127.0.0.1:{api_port}"))
+            .arg(bootstrap);
+        let mut process = Process::spawn(name, command);
+        process.wait_for_port(invoke_port, Duration::from_secs(20));
+        Self { process: Mutex::new(process), invoke_port, timeout: Duration::from_secs(timeout_secs.into()) }
+    }
+
+    pub fn invoke(&self, payload: &[u8]) -> Invocation {
+        let _one_at_a_time = self.process.lock().unwrap_or_else(|p| p.into_inner());
+        let url = format!("http://127.0.0.1:{}/2015-03-31/functions/function/invocations", self.invoke_port);
+        let sent_at = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
+        let started = Instant::now();
+        let mut response = agent(self.timeout + Duration::from_secs(15))
+            .post(&url)
+            .send(payload)
+            .unwrap_or_else(|e| panic!("invoke failed: {e}"));
+        let body = response.body_mut().read_to_string().unwrap_or_default();
+        Invocation { status: response.status().as_u16(), body, sent_at, elapsed: started.elapsed() }
+    }
+
+    pub fn invoke_json(&self, payload: &serde_json::Value) -> Invocation {
+        self.invoke(payload.to_string().as_bytes())
+    }
+
+    /// Everything the emulator and the function printed so far.
+    pub fn logs(&self) -> String {
+        self.process.lock().unwrap_or_else(|p| p.into_inner()).output()
+    }
+}

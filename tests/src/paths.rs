@@ -1,0 +1,44 @@
+use std::path::PathBuf;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repo").to_path_buf()
+}
+
+/// The harness venv: `$ECS_PLUMBING_VENV`, else `<repo>/.venv`.
+pub fn venv() -> PathBuf {
+    let venv = std::env::var_os("ECS_PLUMBING_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"));
+    assert!(venv.join("bin/python").exists(), "no Python venv at {}: run `make venv` (or `make test`)", venv.display());
+    venv
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// A workspace binary from the dev build (`cargo build --workspace --bins`).
+pub fn binary(name: &str) -> PathBuf {
+    let path = target_dir().join("debug").join(name);
+    assert!(path.exists(), "{} is not built: run `make build` (or `make test`)", path.display());
+    path
+}
+
+/// The artifact that ships, built as `sam build` builds it (`cargo lambda build --release`).
+pub fn lambda_artifact(name: &str) -> PathBuf {
+    let path = target_dir().join("lambda").join(name).join("bootstrap");
+    assert!(path.exists(), "{} is not built: run `make artifacts` (or `make test`)", path.display());
+    path
+}
+
+/// The Runtime Interface Emulator that ships inside aws-sam-cli, for this machine's arch.
+pub(crate) fn rie() -> PathBuf {
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "x86_64" };
+    let lib = venv().join("lib");
+    std::fs::read_dir(&lib)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|python| python.path().join(format!("site-packages/samcli/local/rapid/aws-lambda-rie-{arch}")))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no aws-lambda-rie-{arch} under {}: is aws-sam-cli installed?", lib.display()))
+}

@@ -1,0 +1,77 @@
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::paths::repo_root;
+
+/// A free port on 127.0.0.1 (the emulator needs ports chosen up front; port 0 breaks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// A child process in its own process group, its output in a log file, killed (group and all)
+/// by PID when dropped.
+pub struct Process {
+    child: Child,
+    name: String,
+    log: PathBuf,
+}
+
+impl Process {
+    pub fn spawn(name: &str, mut command: Command) -> Self {
+        let dir = repo_root().join("target/harness-logs");
+        std::fs::create_dir_all(&dir).expect("log dir");
+        let log = dir.join(format!("{name}-{}-{}.log", std::process::id(), crate::free_port()));
+        let out = File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self { child, name: name.to_string(), log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the process (and its children) printed so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Poll until `ready` is true; fail fast, with the output, if the process exits.
+    pub fn wait_until(&mut self, what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !ready() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited ({status}) before {what}:\n{}", self.name, self.output());
+            }
+            assert!(start.elapsed() < timeout, "{} not {what} after {timeout:?}:\n{}", self.name, self.output());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Poll until something accepts connections on `port`.
+    pub fn wait_for_port(&mut self, port: u16, timeout: Duration) {
+        self.wait_until(&format!("listening on {port}"), timeout, || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // The whole group: the emulator's bootstrap child must not outlive the test.
+        let pid = self.child.id() as libc::pid_t;
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

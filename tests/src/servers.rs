@@ -1,0 +1,189 @@
+//! The Python servers the tests talk to: moto (via the launcher), the counting proxy, and the
+//! receiver. Each is a [`Process`] on a free port, ready when it answers HTTP.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::paths::{repo_root, venv};
+use crate::process::{Process, free_port};
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).timeout_global(Some(timeout)).build())
+}
+
+fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> T {
+    let mut response = agent(Duration::from_secs(10)).get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response.body_mut().read_json().unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
+fn post_json(url: &str, body: &Value) {
+    let response = agent(Duration::from_secs(10)).post(url).send_json(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    assert!(response.status().is_success(), "POST {url}: HTTP {}", response.status());
+}
+
+/// Start a harness script from `tests/harness/` with the venv's Python, and poll `health`.
+fn start_script(name: &str, script: &str, args: &[String], health: &str) -> (Process, u16) {
+    let port = free_port();
+    let mut command = Command::new(venv().join("bin/python"));
+    command.arg("-u").arg(repo_root().join("tests/harness").join(script)).args(args).arg("--port").arg(port.to_string());
+    let mut process = Process::spawn(name, command);
+    let url = format!("http://127.0.0.1:{port}{health}");
+    let probe = agent(Duration::from_secs(2));
+    process.wait_until(&format!("answering {health}"), START_TIMEOUT, || probe.get(&url).call().is_ok());
+    (process, port)
+}
+
+/// moto's server with the project's additions (see `tests/harness/moto_launcher.py`).
+pub struct Moto {
+    pub process: Process,
+    pub port: u16,
+}
+
+impl Moto {
+    pub fn start() -> Self {
+        let (process, port) = start_script("moto", "moto_launcher.py", &["-H".into(), "127.0.0.1".into()], "/moto-api/data.json");
+        Self { process, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Seed an active lifecycle action (Auto Scaling's part when an instance starts terminating).
+    pub fn seed_lifecycle_action(&self, group: &str, hook: &str, instance_id: &str, token: &str) {
+        post_json(
+            &format!("{}/moto-api/lifecycle/actions", self.url()),
+            &serde_json::json!({
+                "AutoScalingGroupName": group, "LifecycleHookName": hook,
+                "InstanceId": instance_id, "LifecycleActionToken": token,
+            }),
+        );
+    }
+
+    /// `{"active": [...], "calls": [...]}` of lifecycle actions.
+    pub fn lifecycle_actions(&self) -> Value {
+        get_json(&format!("{}/moto-api/lifecycle/actions", self.url()))
+    }
+}
+
+/// One AWS call seen by the proxy.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Call {
+    pub action: String,
+    pub injected: bool,
+    #[serde(default)]
+    pub status: Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Calls {
+    pub counts: BTreeMap<String, u64>,
+    pub calls: Vec<Call>,
+}
+
+impl Calls {
+    pub fn count(&self, action: &str) -> u64 {
+        self.counts.get(action).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// The request-counting, fault-injecting proxy in front of moto.
+pub struct Proxy {
+    pub process: Process,
+    pub port: u16,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Self {
+        let (process, port) = start_script("proxy", "proxy.py", &["--upstream".into(), upstream.into()], "/__proxy/health");
+        Self { process, port }
+    }
+
+    /// What the functions get as `AWS_ENDPOINT_URL`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn calls(&self) -> Calls {
+        get_json(&format!("{}/__proxy/calls", self.url()))
+    }
+
+    /// Add a fault rule (see `tests/harness/proxy.py`).
+    pub fn add_rule(&self, rule: Value) {
+        post_json(&format!("{}/__proxy/rules", self.url()), &rule);
+    }
+
+    pub fn reset(&self) {
+        post_json(&format!("{}/__proxy/reset", self.url()), &Value::Null);
+    }
+}
+
+/// One PUT or POST the receiver got.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+    /// What the receiver answered.
+    pub status: u16,
+    /// Seconds since the epoch.
+    pub time: f64,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+
+    /// A header by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Stands in for CloudFormation's presigned response URL and for chat webhooks.
+pub struct Receiver {
+    pub process: Process,
+    pub port: u16,
+}
+
+impl Receiver {
+    pub fn start() -> Self {
+        let (process, port) = start_script("receiver", "receiver.py", &[], "/__health");
+        Self { process, port }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        #[derive(Deserialize)]
+        struct All {
+            requests: Vec<Received>,
+        }
+        get_json::<All>(&self.url("/__received")).requests
+    }
+
+    /// What arrived at `path`.
+    pub fn received_at(&self, path: &str) -> Vec<Received> {
+        self.received().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// Answer the next `count` requests with `status`.
+    pub fn fail_next(&self, count: u32, status: u16) {
+        post_json(&self.url("/__fail"), &serde_json::json!({"count": count, "status": status}));
+    }
+}
