@@ -33,7 +33,7 @@ unit:
 	$(CARGO) test --workspace --lib --bins
 
 test: venv build artifacts
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --all-targets
 
 demo: venv build
 	$(CARGO) run --quiet -p harness --bin demo

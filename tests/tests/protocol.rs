@@ -254,3 +254,26 @@ fn bad_envelopes_never_panic() {
     assert_eq!(s.proxy.calls().total(), 0);
     assert_logs_clean(&s);
 }
+
+#[test]
+fn injected_aws_faults_are_answered_with_action_and_code() {
+    let s = probe();
+    // The JSON protocol's error shape (SQS), once; the retry of the stack would then succeed.
+    s.proxy.add_rule(json!({"action": "sqs:ListQueues", "times": 1, "status": 400, "code": "AccessDenied", "message": "User is not authorized to perform: sqs:ListQueues"}));
+    let url = response_url(&s.receiver, "denied");
+    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    let body = only_response(&s, "denied", sent);
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("sqs:ListQueues failed with AccessDenied: User is not authorized"), "{reason}");
+
+    // An AWS call slower than the time left: the guard answers, naming the step.
+    s.proxy.add_rule(json!({"action": "sqs:ListQueues", "times": 1, "delay_ms": 6000}));
+    let url = response_url(&s.receiver, "slow");
+    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    let body = only_response(&s, "slow", sent);
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("timed out after 2 s while listing queues;"), "{reason}");
+    assert_eq!(s.proxy.calls().count("sqs:ListQueues"), 2);
+}
