@@ -10,6 +10,9 @@ export SAM_CLI_TELEMETRY := 0
 # cargo-lambda and its zig come from the venv.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
+# The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
+LAMBDAS := cr-probe
+
 .PHONY: all venv build artifacts test unit demo clean
 
 all: test
@@ -27,7 +30,7 @@ build:
 
 # What ships, built as `sam build` builds it: `cargo lambda build --release`.
 artifacts: venv
-	$(CARGO) lambda build --release
+	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
 
 unit:
 	$(CARGO) test --workspace --lib --bins
@@ -36,7 +39,7 @@ test: venv build artifacts
 	$(CARGO) test --workspace --all-targets
 
 demo: venv build
-	$(CARGO) run --quiet -p harness --bin demo
+	@$(CARGO) run --quiet -p harness --bin demo
 
 clean:
 	$(CARGO) clean

@@ -16,7 +16,7 @@ mod servers;
 pub use lambda::{Invocation, Lambda};
 pub use paths::{binary, lambda_artifact, repo_root, venv};
 pub use process::{Process, free_port};
-pub use servers::{Call, Calls, Moto, Proxy, Received, Receiver};
+pub use servers::{Call, Calls, Moto, Proxy, Received, Receiver, agent};
 
 use serde_json::Value;
 

@@ -3,6 +3,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::paths::repo_root;
@@ -24,7 +25,9 @@ impl Process {
     pub fn spawn(name: &str, mut command: Command) -> Self {
         let dir = repo_root().join("target/harness-logs");
         std::fs::create_dir_all(&dir).expect("log dir");
-        let log = dir.join(format!("{name}-{}-{}.log", std::process::id(), crate::free_port()));
+        static SPAWNED: AtomicU32 = AtomicU32::new(0);
+        let n = SPAWNED.fetch_add(1, Ordering::Relaxed);
+        let log = dir.join(format!("{name}-{}-{n}.log", std::process::id()));
         let out = File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = command

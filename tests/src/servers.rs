@@ -13,7 +13,8 @@ use crate::process::{Process, free_port};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+/// An HTTP client that returns every status as a response, not an error.
+pub fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).timeout_global(Some(timeout)).build())
 }
 

@@ -4,24 +4,20 @@
 
 use std::time::Duration;
 
-use harness::{Moto, Proxy};
+use harness::{Moto, Proxy, agent};
 use serde_json::json;
 
+/// The SigV4 header shape the proxy reads the service from; moto does not check signatures.
+const SIGV4: &str = "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/autoscaling/aws4_request, SignedHeaders=host, Signature=0";
 const TOKEN: &str = "bcd2e4b2-4c3b-4e6a-9c62-3a6a6b2e7a11";
 
 /// A raw Auto Scaling query-protocol call, as the SDK sends it (moto does not check signatures).
 fn autoscaling(endpoint: &str, action: &str, params: &[(&str, &str)]) -> (u16, String) {
-    let agent = ureq::Agent::new_with_config(
-        ureq::config::Config::builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(20))).build(),
-    );
     let mut form = vec![("Action", action), ("Version", "2011-01-01")];
     form.extend_from_slice(params);
-    let mut response = agent
+    let mut response = agent(Duration::from_secs(20))
         .post(endpoint)
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/autoscaling/aws4_request, SignedHeaders=host, Signature=0",
-        )
+        .header("Authorization", SIGV4)
         .send_form(form)
         .expect("the call reaches the endpoint");
     (response.status().as_u16(), response.body_mut().read_to_string().unwrap_or_default())
@@ -79,10 +75,9 @@ fn proxy_counts_calls_and_injects_faults() {
 
     // A dropped connection, once.
     proxy.add_rule(json!({"action": "autoscaling:DescribeAutoScalingGroups", "times": 1, "reset": true}));
-    let agent = ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).build());
-    let dropped = agent
+    let dropped = agent(Duration::from_secs(20))
         .post(proxy.url())
-        .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/autoscaling/aws4_request, SignedHeaders=host, Signature=0")
+        .header("Authorization", SIGV4)
         .send_form([("Action", "DescribeAutoScalingGroups"), ("Version", "2011-01-01")]);
     assert!(dropped.is_err(), "the connection is dropped: {dropped:?}");
     assert_eq!(autoscaling(&proxy.url(), "DescribeAutoScalingGroups", &[]).0, 200);

@@ -19,6 +19,10 @@ struct Setup {
 }
 
 fn start(bootstrap: PathBuf) -> Setup {
+    start_with(bootstrap, &[])
+}
+
+fn start_with(bootstrap: PathBuf, env: &[(&str, &str)]) -> Setup {
     let moto = Moto::start();
     let proxy = Proxy::start(&moto.url());
     let receiver = Receiver::start();
@@ -26,7 +30,7 @@ fn start(bootstrap: PathBuf) -> Setup {
         "cr-probe",
         &bootstrap,
         TIMEOUT_SECS,
-        &[("AWS_ENDPOINT_URL", &proxy.url()), ("DEADLINE_MARGIN_MS", MARGIN_MS), ("AWS_MAX_ATTEMPTS", "1")],
+        &[&[("AWS_ENDPOINT_URL", proxy.url().as_str()), ("DEADLINE_MARGIN_MS", MARGIN_MS), ("AWS_MAX_ATTEMPTS", "1")], env].concat(),
     );
     Setup { lambda, proxy, receiver, _moto: moto }
 }
@@ -183,6 +187,7 @@ fn hang_is_answered_before_the_deadline() {
     let body = only_response(&s, "hang", invocation.sent_at);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
+    // The guard fires 1.5 s before the 4 s deadline; whole seconds are reported.
     assert!(reason.starts_with("timed out after 2 s while hanging as asked; raise the function's Timeout"), "{reason}");
     assert!(body["PhysicalResourceId"].as_str().unwrap().starts_with("FAILED CREATE "));
 }
@@ -276,4 +281,27 @@ fn injected_aws_faults_are_answered_with_action_and_code() {
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.starts_with("timed out after 2 s while listing queues;"), "{reason}");
     assert_eq!(s.proxy.calls().count("sqs:ListQueues"), 2);
+}
+
+#[test]
+fn logs_are_json_lines_with_the_request() {
+    // As in Lambda: LOG_FORMAT unset means JSON.
+    let s = start_with(binary("cr-probe"), &[("LOG_FORMAT", "json")]);
+    let url = response_url(&s.receiver, "json");
+    invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    let logs = s.lambda.logs();
+    let delivered: Vec<Value> = logs
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .filter(|l: &Value| l["message"] == "response delivered")
+        .collect();
+    assert_eq!(delivered.len(), 1, "{logs}");
+    let line = &delivered[0];
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["status"], "Success");
+    assert_eq!(line["span"]["request_id"], "1b0a5f7e-9a1d-4c51-8f3e-2d6c7b8a9e10");
+    assert_eq!(line["span"]["logical_resource_id"], "Probe");
+    assert_eq!(line["span"]["request_type"], "Create");
+    assert_logs_clean(&s);
 }

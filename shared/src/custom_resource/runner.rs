@@ -148,10 +148,7 @@ pub struct Protocol {
 
 impl Protocol {
     pub fn new(settings: Settings) -> Result<Self, ProtocolError> {
-        let http = reqwest::Client::builder().build().map_err(|e| ProtocolError::Config {
-            name: "(HTTP client)",
-            problem: e.to_string(),
-        })?;
+        let http = reqwest::Client::builder().build().map_err(ProtocolError::HttpClient)?;
         Ok(Self { http, settings })
     }
 
