@@ -1,0 +1,338 @@
+//! Effects: EC2 reads into domain structs (observe) and EC2 writes (apply), for one side of
+//! the connection, with AWS error codes mapped explicitly.
+
+use std::time::Duration;
+
+use aws_sdk_ec2::Client as Ec2;
+use aws_sdk_ec2::types::{
+    Filter, PeeringConnectionOptionsRequest, ResourceType, RouteState, Tag, TagSpecification, VpcAttributeName,
+    VpcCidrBlockStateCode, VpcPeeringConnection, VpcPeeringConnectionVpcInfo,
+};
+use ipnet::IpNet;
+use shared::aws::AwsFailure;
+use shared::custom_resource::RequestContext;
+use tracing::info;
+
+use crate::error::{PeeringError, parse_cidr};
+use crate::model::{Action, Conflict, Connection, Route, RouteSpec, RouteTable, Target, Vpc};
+
+/// One side of the connection: an EC2 client for its account and region.
+#[derive(Clone)]
+pub struct Side {
+    pub ec2: Ec2,
+    pub account: String,
+    pub region: String,
+    /// "local" or "peer", for logs.
+    pub label: &'static str,
+}
+
+/// Tags that mark a connection as this stack resource's (how a repeated Create finds it).
+pub const STACK_TAG: &str = "ecs-plumbing:stack-id";
+pub const LOGICAL_TAG: &str = "ecs-plumbing:logical-id";
+
+fn aws<E, R>(action: &'static str) -> impl FnOnce(aws_sdk_ec2::error::SdkError<E, R>) -> AwsFailure
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| AwsFailure::from_sdk(action, &e)
+}
+
+impl Side {
+    pub async fn vpc(&self, vpc_id: &str, with_dns: bool) -> Result<Vpc, PeeringError> {
+        let not_found = || PeeringError::VpcNotFound { vpc_id: vpc_id.into(), account: self.account.clone(), region: self.region.clone() };
+        let out = match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await.map_err(aws("ec2:DescribeVpcs")) {
+            Err(f) if f.code_is("InvalidVpcID.NotFound") => return Err(not_found()),
+            other => other?,
+        };
+        let vpc = out.vpcs().first().ok_or_else(not_found)?;
+        let mut cidrs = Vec::new();
+        for assoc in vpc.cidr_block_association_set() {
+            if assoc.cidr_block_state().and_then(|s| s.state()) == Some(&VpcCidrBlockStateCode::Associated) {
+                cidrs.extend(assoc.cidr_block().and_then(|c| parse_cidr(c).ok()));
+            }
+        }
+        for assoc in vpc.ipv6_cidr_block_association_set() {
+            if assoc.ipv6_cidr_block_state().and_then(|s| s.state()) == Some(&VpcCidrBlockStateCode::Associated) {
+                cidrs.extend(assoc.ipv6_cidr_block().and_then(|c| parse_cidr(c).ok()));
+            }
+        }
+        let (dns_support, dns_hostnames) = if with_dns {
+            (self.vpc_flag(vpc_id, VpcAttributeName::EnableDnsSupport).await?, self.vpc_flag(vpc_id, VpcAttributeName::EnableDnsHostnames).await?)
+        } else {
+            (true, true)
+        };
+        Ok(Vpc { id: vpc_id.into(), cidrs, dns_support, dns_hostnames })
+    }
+
+    async fn vpc_flag(&self, vpc_id: &str, attribute: VpcAttributeName) -> Result<bool, PeeringError> {
+        let out = self.ec2.describe_vpc_attribute().vpc_id(vpc_id).attribute(attribute.clone()).send().await.map_err(aws("ec2:DescribeVpcAttribute"))?;
+        let value = match attribute {
+            VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
+            _ => out.enable_dns_hostnames(),
+        };
+        Ok(value.and_then(|v| v.value()).unwrap_or(false))
+    }
+
+    /// The tables that exist among `ids`, in one paginated describe. A filter, not the id
+    /// list: a table deleted since the last run must not fail the whole read.
+    pub async fn route_tables(&self, ids: &[String]) -> Result<Vec<RouteTable>, PeeringError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = Filter::builder().name("route-table-id").set_values(Some(ids.to_vec())).build();
+        let tables = self
+            .ec2
+            .describe_route_tables()
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(aws("ec2:DescribeRouteTables"))?;
+        Ok(tables
+            .iter()
+            .map(|t| RouteTable {
+                id: t.route_table_id().unwrap_or_default().into(),
+                vpc_id: t.vpc_id().unwrap_or_default().into(),
+                routes: t.routes().iter().filter_map(route).collect(),
+            })
+            // Our filter, applied again: some emulators ignore filters.
+            .filter(|t| ids.contains(&t.id))
+            .collect())
+    }
+
+    pub async fn connection(&self, id: &str) -> Result<Option<Connection>, PeeringError> {
+        let out = match self.ec2.describe_vpc_peering_connections().vpc_peering_connection_ids(id).send().await.map_err(aws("ec2:DescribeVpcPeeringConnections")) {
+            Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => return Ok(None),
+            other => other?,
+        };
+        Ok(out.vpc_peering_connections().iter().map(connection).find(|c| c.id == id))
+    }
+
+    /// The live connection between the two VPCs that this stack resource created earlier.
+    pub async fn find_ours(&self, vpc_id: &str, peer_vpc_id: &str, stack_id: &str, logical_id: &str) -> Result<Option<Connection>, PeeringError> {
+        let filters = [
+            Filter::builder().name("requester-vpc-info.vpc-id").values(vpc_id).build(),
+            Filter::builder().name("accepter-vpc-info.vpc-id").values(peer_vpc_id).build(),
+            Filter::builder().name(format!("tag:{LOGICAL_TAG}")).values(logical_id).build(),
+        ];
+        let found = self
+            .ec2
+            .describe_vpc_peering_connections()
+            .set_filters(Some(filters.to_vec()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(aws("ec2:DescribeVpcPeeringConnections"))?;
+        let tagged = |p: &VpcPeeringConnection, key: &str, value: &str| p.tags().iter().any(|t| t.key() == Some(key) && t.value() == Some(value));
+        Ok(found
+            .iter()
+            .filter(|p| tagged(p, STACK_TAG, stack_id) && tagged(p, LOGICAL_TAG, logical_id))
+            .map(connection)
+            .find(|c| c.requester_vpc_id == vpc_id && c.accepter_vpc_id == peer_vpc_id && !c.is_gone()))
+    }
+
+    pub async fn create_connection(
+        &self,
+        vpc_id: &str,
+        peer_vpc_id: &str,
+        peer_owner: Option<&str>,
+        peer_region: Option<&str>,
+        tags: &[(String, String)],
+    ) -> Result<Connection, PeeringError> {
+        let tags = TagSpecification::builder()
+            .resource_type(ResourceType::VpcPeeringConnection)
+            .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .build();
+        let out = self
+            .ec2
+            .create_vpc_peering_connection()
+            .vpc_id(vpc_id)
+            .peer_vpc_id(peer_vpc_id)
+            .set_peer_owner_id(peer_owner.map(str::to_owned))
+            .set_peer_region(peer_region.map(str::to_owned))
+            .tag_specifications(tags)
+            .send()
+            .await
+            .map_err(aws("ec2:CreateVpcPeeringConnection"))?;
+        let created = out.vpc_peering_connection().map(connection).ok_or_else(|| AwsFailure {
+            action: "ec2:CreateVpcPeeringConnection",
+            code: "InvalidResponse".into(),
+            message: "the response has no connection".into(),
+        })?;
+        info!(side = self.label, connection = %created.id, "created peering connection");
+        Ok(created)
+    }
+
+    pub async fn accept(&self, id: &str) -> Result<(), PeeringError> {
+        self.ec2.accept_vpc_peering_connection().vpc_peering_connection_id(id).send().await.map_err(aws("ec2:AcceptVpcPeeringConnection"))?;
+        info!(side = self.label, connection = %id, "accepted peering connection");
+        Ok(())
+    }
+
+    /// Poll until the connection is active (the protocol's deadline guard bounds the wait).
+    pub async fn wait_active(&self, id: &str, ctx: &RequestContext) -> Result<Connection, PeeringError> {
+        ctx.step(format!("waiting for {id} to become active"));
+        let mut pause = Duration::from_millis(500);
+        loop {
+            let current = self.connection(id).await?.ok_or_else(|| PeeringError::ConnectionNotFound { id: id.into() })?;
+            match current.status.as_str() {
+                "active" => return Ok(current),
+                "initiating-request" | "provisioning" | "pending-acceptance" => {}
+                _ => return Err(PeeringError::ConnectionFailed { id: id.into(), status: current.status, message: current.message }),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Set this side's `AllowDnsResolutionFromRemoteVpc` (each owner sets its own side).
+    pub async fn set_dns(&self, id: &str, requester: bool, allow: bool) -> Result<(), PeeringError> {
+        let options = PeeringConnectionOptionsRequest::builder().allow_dns_resolution_from_remote_vpc(allow).build();
+        let call = self.ec2.modify_vpc_peering_connection_options().vpc_peering_connection_id(id);
+        let call = if requester { call.requester_peering_connection_options(options) } else { call.accepter_peering_connection_options(options) };
+        call.send().await.map_err(aws("ec2:ModifyVpcPeeringConnectionOptions"))?;
+        info!(side = self.label, connection = %id, allow, "set DNS resolution from the remote VPC");
+        Ok(())
+    }
+
+    pub async fn delete_connection(&self, id: &str) -> Result<(), PeeringError> {
+        match self.ec2.delete_vpc_peering_connection().vpc_peering_connection_id(id).send().await.map_err(aws("ec2:DeleteVpcPeeringConnection")) {
+            Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => Ok(()),
+            Err(f) => Err(f.into()),
+            Ok(_) => {
+                info!(side = self.label, connection = %id, "deleted peering connection");
+                Ok(())
+            }
+        }
+    }
+
+    /// Apply route actions in order; returns what was done so a failure can be undone.
+    pub async fn apply(&self, actions: &[Action], connection_id: &str, ctx: &RequestContext) -> Result<Vec<Action>, (PeeringError, Vec<Action>)> {
+        let mut done = Vec::new();
+        for action in actions {
+            let result = match action {
+                Action::AddRoute(spec) => {
+                    ctx.step(format!("adding a route to {} in {}", spec.destination, spec.table_id));
+                    self.add_route(spec, connection_id).await
+                }
+                Action::RemoveRoute(spec) => {
+                    ctx.step(format!("removing the route to {} from {}", spec.destination, spec.table_id));
+                    self.remove_route(spec).await
+                }
+            };
+            match result {
+                Ok(()) => done.push(action.clone()),
+                Err(e) => return Err((e, done)),
+            }
+        }
+        Ok(done)
+    }
+
+    async fn add_route(&self, spec: &RouteSpec, connection_id: &str) -> Result<(), PeeringError> {
+        let call = self.ec2.create_route().route_table_id(&spec.table_id).vpc_peering_connection_id(connection_id);
+        let call = match spec.destination {
+            IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
+            IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
+        };
+        match call.send().await.map_err(aws("ec2:CreateRoute")) {
+            Ok(_) => {
+                info!(side = self.label, table = %spec.table_id, destination = %spec.destination, connection = %connection_id, "added route");
+                Ok(())
+            }
+            // Someone was faster: ours is success, anything else is a conflict.
+            Err(f) if f.code_is("RouteAlreadyExists") => {
+                let tables = self.route_tables(std::slice::from_ref(&spec.table_id)).await?;
+                let existing = tables.iter().flat_map(|t| &t.routes).find(|r| r.destination == spec.destination);
+                match existing {
+                    Some(r) if r.target == Target::Peering(connection_id.into()) => Ok(()),
+                    Some(r) => Err(PeeringError::RouteConflicts(vec![Conflict {
+                        table_id: spec.table_id.clone(),
+                        destination: spec.destination,
+                        target: r.target.clone(),
+                        blackhole: r.blackhole,
+                    }])),
+                    None => Err(f.into()),
+                }
+            }
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    async fn remove_route(&self, spec: &RouteSpec) -> Result<(), PeeringError> {
+        let call = self.ec2.delete_route().route_table_id(&spec.table_id);
+        let call = match spec.destination {
+            IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
+            IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
+        };
+        match call.send().await.map_err(aws("ec2:DeleteRoute")) {
+            Ok(_) => {
+                info!(side = self.label, table = %spec.table_id, destination = %spec.destination, "removed route");
+                Ok(())
+            }
+            Err(f) if f.code_is("InvalidRoute.NotFound") || f.code_is("InvalidRouteTableID.NotFound") => Ok(()),
+            Err(f) => Err(f.into()),
+        }
+    }
+}
+
+fn route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
+    let destination = r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).and_then(|d| parse_cidr(d).ok())?;
+    let other = |kind: &'static str, id: &str| Target::Other { kind, id: id.to_string() };
+    let target = if let Some(id) = r.vpc_peering_connection_id() {
+        Target::Peering(id.into())
+    } else if let Some(id) = r.gateway_id() {
+        other("gateway", id)
+    } else if let Some(id) = r.nat_gateway_id() {
+        other("NAT gateway", id)
+    } else if let Some(id) = r.transit_gateway_id() {
+        other("transit gateway", id)
+    } else if let Some(id) = r.network_interface_id() {
+        other("network interface", id)
+    } else if let Some(id) = r.instance_id() {
+        other("instance", id)
+    } else if let Some(id) = r.egress_only_internet_gateway_id() {
+        other("egress-only internet gateway", id)
+    } else if let Some(id) = r.local_gateway_id() {
+        other("local gateway", id)
+    } else if let Some(id) = r.carrier_gateway_id() {
+        other("carrier gateway", id)
+    } else if let Some(arn) = r.core_network_arn() {
+        other("core network", arn)
+    } else {
+        other("target", "unknown")
+    };
+    Some(Route { destination, target, blackhole: r.state() == Some(&RouteState::Blackhole) })
+}
+
+fn connection(p: &VpcPeeringConnection) -> Connection {
+    let status = p.status();
+    let info = |i: Option<&VpcPeeringConnectionVpcInfo>| {
+        let vpc_id = i.and_then(|i| i.vpc_id()).unwrap_or_default().to_string();
+        let mut cidrs: Vec<IpNet> = i.map(|i| i.cidr_block_set()).unwrap_or_default().iter().filter_map(|c| c.cidr_block()).filter_map(|c| parse_cidr(c).ok()).collect();
+        // Some emulators leave the set empty and fill only the primary block.
+        if cidrs.is_empty() {
+            cidrs.extend(i.and_then(|i| i.cidr_block()).and_then(|c| parse_cidr(c).ok()));
+        }
+        cidrs.extend(i.map(|i| i.ipv6_cidr_block_set()).unwrap_or_default().iter().filter_map(|c| c.ipv6_cidr_block()).filter_map(|c| parse_cidr(c).ok()));
+        let dns = i.and_then(|i| i.peering_options()).and_then(|o| o.allow_dns_resolution_from_remote_vpc()).unwrap_or(false);
+        (vpc_id, cidrs, dns)
+    };
+    let (requester_vpc_id, requester_cidrs, requester_dns) = info(p.requester_vpc_info());
+    let (accepter_vpc_id, accepter_cidrs, accepter_dns) = info(p.accepter_vpc_info());
+    Connection {
+        id: p.vpc_peering_connection_id().unwrap_or_default().into(),
+        status: status.and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default(),
+        message: status.and_then(|s| s.message()).unwrap_or_default().into(),
+        requester_vpc_id,
+        accepter_vpc_id,
+        requester_cidrs,
+        accepter_cidrs,
+        requester_dns,
+        accepter_dns,
+    }
+}

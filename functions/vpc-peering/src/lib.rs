@@ -1,0 +1,17 @@
+//! `Custom::VpcPeering`: a peering connection with DNS resolution and routes on both sides.
+//!
+//! - [`properties`]: what a user writes in a template, validated before any call.
+//! - [`model`]: plain structs the function observes and the actions it plans.
+//! - [`plan`]: pure decisions (routes to add and remove, conflicts, overlaps), table-tested.
+//! - [`ec2`]: effects, one side at a time (reads into the model, writes with error mapping).
+//! - [`resource`]: create, update and delete, in that order of observe, check, apply.
+
+pub mod ec2;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod properties;
+pub mod resource;
+
+pub use error::PeeringError;
+pub use resource::VpcPeering;

@@ -1,0 +1,104 @@
+//! Plain domain types: what the function observes of AWS and what it decides to do.
+
+use std::fmt;
+
+use ipnet::IpNet;
+
+/// A VPC as far as peering cares: its associated CIDR blocks (IPv4 and IPv6) and DNS flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vpc {
+    pub id: String,
+    pub cidrs: Vec<IpNet>,
+    pub dns_support: bool,
+    pub dns_hostnames: bool,
+}
+
+/// Where a route sends traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Peering(String),
+    /// Anything else (gateway, NAT, transit gateway, ENI, instance, local…): kind and id.
+    Other { kind: &'static str, id: String },
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Peering(id) => write!(f, "peering connection {id}"),
+            Target::Other { kind, id } => write!(f, "{kind} {id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub destination: IpNet,
+    pub target: Target,
+    /// A route whose target no longer exists (AWS keeps it, doing nothing).
+    pub blackhole: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTable {
+    pub id: String,
+    pub vpc_id: String,
+    pub routes: Vec<Route>,
+}
+
+/// One route this resource wants: in `table_id`, to `destination`, through its connection.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RouteSpec {
+    pub table_id: String,
+    pub destination: IpNet,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    AddRoute(RouteSpec),
+    RemoveRoute(RouteSpec),
+}
+
+/// A destination we need that a route table already sends somewhere else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub table_id: String,
+    pub destination: IpNet,
+    pub target: Target,
+    pub blackhole: bool,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.blackhole { " (blackhole)" } else { "" };
+        write!(f, "{} already sends {} to {}{state}", self.table_id, self.destination, self.target)
+    }
+}
+
+/// Two blocks that overlap, one from each side: peering cannot route between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlap {
+    pub local: IpNet,
+    pub peer: IpNet,
+}
+
+/// A peering connection as observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: String,
+    pub status: String,
+    pub message: String,
+    pub requester_vpc_id: String,
+    pub accepter_vpc_id: String,
+    /// The other side's CIDRs as the connection reports them (used when that VPC is not ours to read).
+    pub requester_cidrs: Vec<IpNet>,
+    pub accepter_cidrs: Vec<IpNet>,
+    pub requester_dns: bool,
+    pub accepter_dns: bool,
+}
+
+impl Connection {
+    /// Gone for good: nothing can route through it again.
+    pub fn is_gone(&self) -> bool {
+        matches!(self.status.as_str(), "deleted" | "deleting" | "rejected" | "failed" | "expired")
+    }
+}

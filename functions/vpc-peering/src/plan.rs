@@ -1,0 +1,211 @@
+//! The decisions, apart from effects: pure functions from desired and observed state.
+
+use std::collections::BTreeSet;
+
+use ipnet::IpNet;
+
+use crate::model::{Action, Conflict, Overlap, RouteSpec, RouteTable, Target};
+
+/// The routes one side needs: every listed table to every CIDR of the other VPC, except the
+/// excluded blocks (and anything inside them).
+pub fn desired_routes(tables: &[String], other_cidrs: &[IpNet], excluded: &[IpNet]) -> Vec<RouteSpec> {
+    let destinations: BTreeSet<IpNet> =
+        other_cidrs.iter().filter(|c| !excluded.iter().any(|x| x.contains(*c))).copied().collect();
+    let tables: BTreeSet<&String> = tables.iter().collect();
+    tables
+        .into_iter()
+        .flat_map(|t| destinations.iter().map(move |d| RouteSpec { table_id: t.clone(), destination: *d }))
+        .collect()
+}
+
+/// Routes to add and remove so that the managed tables hold exactly `desired` through
+/// `connection`. A route through `connection` in a managed table is ours (the connection is
+/// this resource's); any other route is never touched. A desired destination that a table
+/// already sends elsewhere is a conflict, and then nothing is planned at all.
+/// `connection` is `None` before the connection exists: every existing route is in the way.
+pub fn plan_routes(
+    desired: &[RouteSpec],
+    observed: &[RouteTable],
+    managed_tables: &BTreeSet<String>,
+    connection: Option<&str>,
+) -> Result<Vec<Action>, Vec<Conflict>> {
+    let ours = |target: &Target| matches!((target, connection), (Target::Peering(id), Some(c)) if id == c);
+    let mut actions = Vec::new();
+    let mut conflicts = Vec::new();
+    for spec in desired {
+        let existing = observed
+            .iter()
+            .filter(|t| t.id == spec.table_id)
+            .flat_map(|t| &t.routes)
+            .find(|r| r.destination == spec.destination);
+        match existing {
+            None => actions.push(Action::AddRoute(spec.clone())),
+            Some(route) if ours(&route.target) => {}
+            Some(route) => conflicts.push(Conflict {
+                table_id: spec.table_id.clone(),
+                destination: spec.destination,
+                target: route.target.clone(),
+                blackhole: route.blackhole,
+            }),
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(conflicts);
+    }
+    for table in observed.iter().filter(|t| managed_tables.contains(&t.id)) {
+        for route in table.routes.iter().filter(|r| ours(&r.target)) {
+            let spec = RouteSpec { table_id: table.id.clone(), destination: route.destination };
+            if !desired.contains(&spec) {
+                actions.push(Action::RemoveRoute(spec));
+            }
+        }
+    }
+    Ok(actions)
+}
+
+/// Blocks of the two sides that overlap (same family), ignoring the excluded ones.
+pub fn overlaps(local: &[IpNet], peer: &[IpNet], excluded: &[IpNet]) -> Vec<Overlap> {
+    let kept = |c: &&IpNet| !excluded.iter().any(|x| x.contains(*c));
+    local
+        .iter()
+        .filter(kept)
+        .flat_map(|l| peer.iter().filter(kept).map(move |p| (l, p)))
+        .filter(|(l, p)| l.contains(*p) || p.contains(*l))
+        .map(|(l, p)| Overlap { local: *l, peer: *p })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Route;
+
+    const PCX: &str = "pcx-0aaaaaaaaaaaaaaa1";
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|s| net(s)).collect()
+    }
+
+    fn spec(table: &str, dest: &str) -> RouteSpec {
+        RouteSpec { table_id: table.into(), destination: net(dest) }
+    }
+
+    fn via(dest: &str, target: Target) -> Route {
+        Route { destination: net(dest), target, blackhole: false }
+    }
+
+    fn ours(dest: &str) -> Route {
+        via(dest, Target::Peering(PCX.into()))
+    }
+
+    fn igw(dest: &str) -> Route {
+        via(dest, Target::Other { kind: "gateway", id: "igw-0bbbbbbbbbbbbbbb1".into() })
+    }
+
+    fn table(id: &str, routes: Vec<Route>) -> RouteTable {
+        let mut all = vec![via("10.0.0.0/16", Target::Other { kind: "gateway", id: "local".into() })];
+        all.extend(routes);
+        RouteTable { id: id.into(), vpc_id: "vpc-0ccccccccccccccc1".into(), routes: all }
+    }
+
+    fn managed(ids: &[&str]) -> BTreeSet<String> {
+        ids.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn desired_routes_table() {
+        let tables = vec!["rtb-b".to_string(), "rtb-a".to_string(), "rtb-a".to_string()];
+        let cases: Vec<(&str, Vec<IpNet>, Vec<IpNet>, Vec<RouteSpec>)> = vec![
+            ("no CIDRs", vec![], vec![], vec![]),
+            (
+                "primary, secondary and IPv6, each table once",
+                nets(&["10.2.0.0/16", "10.3.0.0/16", "2600:1f18:1::/56"]),
+                vec![],
+                vec![
+                    spec("rtb-a", "10.2.0.0/16"), spec("rtb-a", "10.3.0.0/16"), spec("rtb-a", "2600:1f18:1::/56"),
+                    spec("rtb-b", "10.2.0.0/16"), spec("rtb-b", "10.3.0.0/16"), spec("rtb-b", "2600:1f18:1::/56"),
+                ],
+            ),
+            (
+                "excluded block, and a block inside an excluded one",
+                nets(&["10.2.0.0/16", "100.64.0.0/16", "100.64.1.0/24"]),
+                nets(&["100.64.0.0/10"]),
+                vec![spec("rtb-a", "10.2.0.0/16"), spec("rtb-b", "10.2.0.0/16")],
+            ),
+        ];
+        for (case, cidrs, excluded, expected) in cases {
+            assert_eq!(desired_routes(&tables, &cidrs, &excluded), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn plan_routes_table() {
+        let want_a = vec![spec("rtb-a", "10.2.0.0/16"), spec("rtb-a", "2600:1f18:1::/56")];
+        let blackhole = Route { blackhole: true, ..via("10.2.0.0/16", Target::Peering("pcx-0dddddddddddddd01".into())) };
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Vec<RouteSpec>, Vec<RouteTable>, Vec<&str>, Option<&str>, Result<Vec<Action>, Vec<Conflict>>)> = vec![
+            ("no-op: all there", want_a.clone(),
+                vec![table("rtb-a", vec![ours("10.2.0.0/16"), ours("2600:1f18:1::/56")])], vec!["rtb-a"], Some(PCX),
+                Ok(vec![])),
+            ("add: IPv4 and IPv6", want_a.clone(),
+                vec![table("rtb-a", vec![])], vec!["rtb-a"], Some(PCX),
+                Ok(vec![Action::AddRoute(spec("rtb-a", "10.2.0.0/16")), Action::AddRoute(spec("rtb-a", "2600:1f18:1::/56"))])),
+            ("add some, keep the rest", want_a.clone(),
+                vec![table("rtb-a", vec![ours("10.2.0.0/16")])], vec!["rtb-a"], Some(PCX),
+                Ok(vec![Action::AddRoute(spec("rtb-a", "2600:1f18:1::/56"))])),
+            ("remove: a CIDR the peer lost", vec![spec("rtb-a", "10.2.0.0/16")],
+                vec![table("rtb-a", vec![ours("10.2.0.0/16"), ours("10.3.0.0/16")])], vec!["rtb-a"], Some(PCX),
+                Ok(vec![Action::RemoveRoute(spec("rtb-a", "10.3.0.0/16"))])),
+            ("remove: a table that left the list", vec![spec("rtb-a", "10.2.0.0/16")],
+                vec![table("rtb-a", vec![ours("10.2.0.0/16")]), table("rtb-old", vec![ours("10.2.0.0/16"), igw("0.0.0.0/0")])],
+                vec!["rtb-a", "rtb-old"], Some(PCX),
+                Ok(vec![Action::RemoveRoute(spec("rtb-old", "10.2.0.0/16"))])),
+            ("delete: everything of ours, nothing else", vec![],
+                vec![table("rtb-a", vec![ours("10.2.0.0/16"), igw("0.0.0.0/0"), ours("2600:1f18:1::/56")])], vec!["rtb-a"], Some(PCX),
+                Ok(vec![Action::RemoveRoute(spec("rtb-a", "10.2.0.0/16")), Action::RemoveRoute(spec("rtb-a", "2600:1f18:1::/56"))])),
+            ("an unmanaged table is never touched", vec![],
+                vec![table("rtb-x", vec![ours("10.2.0.0/16")])], vec!["rtb-a"], Some(PCX),
+                Ok(vec![])),
+            ("excluded CIDR: its existing route elsewhere is not ours and stays", vec![spec("rtb-a", "10.2.0.0/16")],
+                vec![table("rtb-a", vec![ours("10.2.0.0/16"), igw("100.64.0.0/16")])], vec!["rtb-a"], Some(PCX),
+                Ok(vec![])),
+            ("conflict: the destination goes to a gateway", want_a.clone(),
+                vec![table("rtb-a", vec![igw("10.2.0.0/16")])], vec!["rtb-a"], Some(PCX),
+                Err(vec![Conflict { table_id: "rtb-a".into(), destination: net("10.2.0.0/16"), target: Target::Other { kind: "gateway", id: "igw-0bbbbbbbbbbbbbbb1".into() }, blackhole: false }])),
+            ("conflict: a blackhole to another peering", vec![spec("rtb-a", "10.2.0.0/16")],
+                vec![table("rtb-a", vec![blackhole.clone()])], vec!["rtb-a"], Some(PCX),
+                Err(vec![Conflict { table_id: "rtb-a".into(), destination: net("10.2.0.0/16"), target: blackhole.target.clone(), blackhole: true }])),
+            ("conflict before the connection exists: any route is in the way", vec![spec("rtb-a", "10.2.0.0/16")],
+                vec![table("rtb-a", vec![ours("10.2.0.0/16")])], vec!["rtb-a"], None,
+                Err(vec![Conflict { table_id: "rtb-a".into(), destination: net("10.2.0.0/16"), target: Target::Peering(PCX.into()), blackhole: false }])),
+            ("a conflict stops every other action", vec![spec("rtb-a", "10.2.0.0/16"), spec("rtb-b", "10.2.0.0/16")],
+                vec![table("rtb-a", vec![]), table("rtb-b", vec![igw("10.2.0.0/16")])], vec!["rtb-a", "rtb-b"], Some(PCX),
+                Err(vec![Conflict { table_id: "rtb-b".into(), destination: net("10.2.0.0/16"), target: Target::Other { kind: "gateway", id: "igw-0bbbbbbbbbbbbbbb1".into() }, blackhole: false }])),
+        ];
+        for (case, desired, observed, managed_ids, connection, expected) in cases {
+            assert_eq!(plan_routes(&desired, &observed, &managed(&managed_ids), connection), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn overlaps_table() {
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Vec<IpNet>, Vec<IpNet>, Vec<IpNet>, Vec<(&str, &str)>)> = vec![
+            ("disjoint", nets(&["10.0.0.0/16"]), nets(&["10.1.0.0/16"]), vec![], vec![]),
+            ("equal", nets(&["10.0.0.0/16"]), nets(&["10.0.0.0/16"]), vec![], vec![("10.0.0.0/16", "10.0.0.0/16")]),
+            ("peer inside local", nets(&["10.0.0.0/8"]), nets(&["10.1.0.0/16"]), vec![], vec![("10.0.0.0/8", "10.1.0.0/16")]),
+            ("secondary overlaps", nets(&["10.0.0.0/16", "100.64.0.0/16"]), nets(&["10.1.0.0/16", "100.64.0.0/20"]), vec![], vec![("100.64.0.0/16", "100.64.0.0/20")]),
+            ("shared secondary excluded", nets(&["10.0.0.0/16", "100.64.0.0/16"]), nets(&["10.1.0.0/16", "100.64.0.0/16"]), nets(&["100.64.0.0/16"]), vec![]),
+            ("IPv6 against IPv4 never", nets(&["10.0.0.0/16", "2600:1f18::/56"]), nets(&["10.1.0.0/16", "2600:1f18:0:100::/56"]), vec![], vec![]),
+            ("IPv6 overlap", nets(&["2600:1f18::/56"]), nets(&["2600:1f18::/64"]), vec![], vec![("2600:1f18::/56", "2600:1f18::/64")]),
+        ];
+        for (case, local, peer, excluded, expected) in cases {
+            let expected: Vec<Overlap> = expected.into_iter().map(|(l, p)| Overlap { local: net(l), peer: net(p) }).collect();
+            assert_eq!(overlaps(&local, &peer, &excluded), expected, "{case}");
+        }
+    }
+}
