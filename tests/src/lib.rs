@@ -8,11 +8,13 @@
 //!
 //! The Python venv (`.venv`, made by `make venv`) provides moto and the emulator.
 
+mod aws;
 mod lambda;
 mod paths;
 mod process;
 mod servers;
 
+pub use aws::Aws;
 pub use lambda::{Invocation, Lambda};
 pub use paths::{binary, lambda_artifact, repo_root, venv};
 pub use process::{Process, free_port};
@@ -23,10 +25,7 @@ use serde_json::Value;
 /// A CloudFormation request from `tests/fixtures/cloudformation/<kind>.json`, answered at
 /// `response_url`, with `properties` merged over the fixture's (`null` removes one).
 pub fn cfn_request(kind: &str, response_url: &str, properties: Value) -> Value {
-    let path = repo_root().join("tests/fixtures/cloudformation").join(format!("{kind}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut request: Value = serde_json::from_str(&text).expect("fixture is JSON");
-    request["ResponseURL"] = Value::String(response_url.to_string());
+    let mut request = load_event(&format!("tests/fixtures/cloudformation/{kind}.json"), response_url);
     let props = request["ResourceProperties"].as_object_mut().expect("fixture has ResourceProperties");
     for (k, v) in properties.as_object().cloned().unwrap_or_default() {
         if v.is_null() {
@@ -35,6 +34,16 @@ pub fn cfn_request(kind: &str, response_url: &str, properties: Value) -> Value {
             props.insert(k, v);
         }
     }
+    request
+}
+
+/// A request file from the repo (e.g. `events/vpc-peering/create.same-account.json`), to be
+/// answered at `response_url`.
+pub fn load_event(relative_path: &str, response_url: &str) -> Value {
+    let path = repo_root().join(relative_path);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut request: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    request["ResponseURL"] = Value::String(response_url.to_string());
     request
 }
 

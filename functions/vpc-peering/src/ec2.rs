@@ -1,8 +1,6 @@
 //! Effects: EC2 reads into domain structs (observe) and EC2 writes (apply), for one side of
 //! the connection, with AWS error codes mapped explicitly.
 
-use std::time::Duration;
-
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::{
     Filter, PeeringConnectionOptionsRequest, ResourceType, RouteState, Tag, TagSpecification, VpcAttributeName,
@@ -172,22 +170,6 @@ impl Side {
         self.ec2.accept_vpc_peering_connection().vpc_peering_connection_id(id).send().await.map_err(aws("ec2:AcceptVpcPeeringConnection"))?;
         info!(side = self.label, connection = %id, "accepted peering connection");
         Ok(())
-    }
-
-    /// Poll until the connection is active (the protocol's deadline guard bounds the wait).
-    pub async fn wait_active(&self, id: &str, ctx: &RequestContext) -> Result<Connection, PeeringError> {
-        ctx.step(format!("waiting for {id} to become active"));
-        let mut pause = Duration::from_millis(500);
-        loop {
-            let current = self.connection(id).await?.ok_or_else(|| PeeringError::ConnectionNotFound { id: id.into() })?;
-            match current.status.as_str() {
-                "active" => return Ok(current),
-                "initiating-request" | "provisioning" | "pending-acceptance" => {}
-                _ => return Err(PeeringError::ConnectionFailed { id: id.into(), status: current.status, message: current.message }),
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
-        }
     }
 
     /// Set this side's `AllowDnsResolutionFromRemoteVpc` (each owner sets its own side).

@@ -41,6 +41,9 @@ pub enum PeeringError {
     #[error("peering connection {id} is {status}: {message}")]
     ConnectionFailed { id: String, status: String, message: String },
 
+    #[error("peering connection {id} is still {status} after {waited_secs} s; raise the function's Timeout, or check that the peer side can accept it")]
+    NotActiveInTime { id: String, status: String, waited_secs: u64 },
+
     #[error("{}", aws_reason(.0))]
     Aws(#[from] AwsFailure),
 

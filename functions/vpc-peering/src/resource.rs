@@ -3,6 +3,7 @@
 //! connection if it created it).
 
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_ec2::Client as Ec2;
@@ -211,26 +212,18 @@ impl VpcPeering {
         props: &PeeringProperties,
         local: &Side,
         peer: Option<&Side>,
-        mut connection: Connection,
+        connection: Connection,
         routes: &[SideRoutes<'_>],
     ) -> Result<Connection, PeeringError> {
         let accept_mode = props.peering_connection_id.is_some();
-        let id = connection.id.clone();
-        if connection.status == "pending-acceptance" {
-            // The accepter accepts: this account in accept mode, else the peer side if reachable.
-            let accepter = if accept_mode { Some(local) } else { peer };
-            if let Some(accepter) = accepter {
-                ctx.step(format!("accepting {id}"));
-                accepter.accept(&id).await?;
-            }
-        }
-        if connection.status != "active" && (accept_mode || peer.is_some()) {
-            connection = local.wait_active(&id, ctx).await?;
-        }
+        // The accepter accepts: this account in accept mode, else the peer side if reachable.
+        let accepter = if accept_mode { Some(local) } else { peer };
+        let connection = settle(ctx, local, accepter, connection).await?;
         if connection.status != "active" {
-            info!(connection = %id, status = %connection.status, "waiting for the peer account to accept; routes and DNS follow on the next update");
+            info!(connection = %connection.id, status = %connection.status, "waiting for the peer account to accept; routes and DNS follow on the next update");
             return Ok(connection);
         }
+        let id = connection.id.clone();
         // Each owner sets its own side's DNS option, from its own region.
         let allow = props.allow_dns_resolution;
         if accept_mode {
@@ -277,6 +270,39 @@ impl VpcPeering {
             }
         }
         Ok(())
+    }
+}
+
+/// Accept the connection if this resource can and it is pending, and wait until it is active.
+/// Returns it pending when only the other account can accept. Stops waiting while there is
+/// still time to undo a Create.
+async fn settle(ctx: &RequestContext, local: &Side, accepter: Option<&Side>, mut connection: Connection) -> Result<Connection, PeeringError> {
+    const RESERVE: Duration = Duration::from_secs(5);
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(250);
+    let mut accepted = false;
+    loop {
+        match (connection.status.as_str(), accepter) {
+            ("active", _) => return Ok(connection),
+            ("pending-acceptance", None) => return Ok(connection),
+            ("pending-acceptance", Some(accepter)) if !accepted => {
+                ctx.step(format!("accepting {}", connection.id));
+                accepter.accept(&connection.id).await?;
+                accepted = true;
+            }
+            ("initiating-request" | "provisioning" | "pending-acceptance", _) => {}
+            (status, _) => {
+                return Err(PeeringError::ConnectionFailed { id: connection.id.clone(), status: status.into(), message: connection.message.clone() });
+            }
+        }
+        if ctx.time_left() < RESERVE + pause {
+            return Err(PeeringError::NotActiveInTime { id: connection.id.clone(), status: connection.status.clone(), waited_secs: started.elapsed().as_secs() });
+        }
+        ctx.step(format!("waiting for {} to become active", connection.id));
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+        let id = connection.id.clone();
+        connection = local.connection(&id).await?.ok_or(PeeringError::ConnectionNotFound { id })?;
     }
 }
 

@@ -77,11 +77,14 @@ pub struct RequestContext {
     pub logical_resource_id: String,
     pub resource_type: String,
     step: Arc<Mutex<String>>,
+    /// When the deadline guard answers FAILED if the work is still running.
+    guard_at: Instant,
 }
 
 impl RequestContext {
-    fn new(request: &Request) -> Self {
+    fn new(request: &Request, guard_at: Instant) -> Self {
         Self {
+            guard_at,
             request_id: request.target.request_id.clone(),
             stack_id: request.target.stack_id.clone(),
             logical_resource_id: request.target.logical_resource_id.clone(),
@@ -96,6 +99,12 @@ impl RequestContext {
         if let Ok(mut step) = self.step.lock() {
             *step = what.into();
         }
+    }
+
+    /// Time left before the deadline guard answers for the work. Long waits stop early enough
+    /// to undo what they made and report it themselves.
+    pub fn time_left(&self) -> Duration {
+        self.guard_at.saturating_duration_since(Instant::now())
     }
 
     fn current_step(&self) -> String {
@@ -199,9 +208,9 @@ impl Protocol {
             // The rollback of a Create we answered FAILED: it made nothing.
             return succeeded(Outcome::new(physical_id.unwrap_or_default()), "nothing to delete: the Create had failed");
         }
-        let ctx = RequestContext::new(request);
-        let mut work = tokio::spawn(dispatch(resource, request.clone(), ctx.clone()).in_current_span());
         let guard = deadline - self.settings.deadline_margin.min(deadline.saturating_duration_since(started) / 2);
+        let ctx = RequestContext::new(request, guard);
+        let mut work = tokio::spawn(dispatch(resource, request.clone(), ctx.clone()).in_current_span());
         let result = tokio::select! {
             joined = &mut work => match joined {
                 Ok(result) => result,
