@@ -11,9 +11,9 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
-LAMBDAS := cr-probe
+LAMBDAS := vpc-peering cr-probe
 
-.PHONY: all venv build artifacts test unit demo clean
+.PHONY: all venv build artifacts template test unit demo clean
 
 all: test
 
@@ -32,10 +32,16 @@ build:
 artifacts: venv
 	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
 
+# The SAM template: lint it, and build it as `sam build` does for users (x86_64 here, to reuse
+# the artifacts above; the stack's default is arm64).
+template: venv artifacts
+	sam validate --lint --template template.yaml
+	sam build --parameter-overrides Architecture=x86_64
+
 unit:
 	$(CARGO) test --workspace --lib --bins
 
-test: venv build artifacts
+test: venv build artifacts template
 	$(CARGO) test --workspace --all-targets
 
 demo: venv build

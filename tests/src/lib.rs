@@ -9,6 +9,7 @@
 //! The Python venv (`.venv`, made by `make venv`) provides moto and the emulator.
 
 mod aws;
+pub mod ec2;
 mod lambda;
 mod paths;
 mod process;

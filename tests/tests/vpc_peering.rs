@@ -1,8 +1,7 @@
 //! `Custom::VpcPeering` end to end: the built function in the Lambda emulator, moto behind the
 //! counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
-use aws_sdk_ec2::Client as Ec2;
-use aws_sdk_ec2::types::{AttributeBooleanValue, Route};
+use harness::ec2::{connection, route_to_gateway, routes, table, vpc};
 use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, load_event, response_url};
 use serde_json::{Value, json};
 
@@ -24,69 +23,6 @@ fn world() -> World {
     let lambda = Lambda::start("vpc-peering", &binary("vpc-peering"), 30, &[("AWS_ENDPOINT_URL", &proxy.url())]);
     let aws = Aws::new(&moto.url());
     World { lambda, receiver, proxy, aws, _moto: moto }
-}
-
-/// A CIDR block as AWS spells it (moto keeps leading zeros in IPv6 blocks).
-fn canonical(cidr: &str) -> String {
-    cidr.parse::<ipnet::IpNet>().map(|n| n.to_string()).unwrap_or_else(|_| cidr.to_string())
-}
-
-/// A VPC with DNS support and hostnames on (or off), secondary blocks, and an IPv6 block.
-struct Vpc {
-    id: String,
-    cidrs: Vec<String>,
-}
-
-fn vpc(aws: &Aws, ec2: &Ec2, primary: &str, secondary: &[&str], dns: bool) -> Vpc {
-    let created = aws.block_on(ec2.create_vpc().cidr_block(primary).amazon_provided_ipv6_cidr_block(true).send()).unwrap();
-    let id = created.vpc().unwrap().vpc_id().unwrap().to_string();
-    for block in secondary {
-        aws.block_on(ec2.associate_vpc_cidr_block().vpc_id(&id).cidr_block(*block).send()).unwrap();
-    }
-    let flag = AttributeBooleanValue::builder().value(dns).build();
-    aws.block_on(ec2.modify_vpc_attribute().vpc_id(&id).enable_dns_support(flag.clone()).send()).unwrap();
-    aws.block_on(ec2.modify_vpc_attribute().vpc_id(&id).enable_dns_hostnames(flag).send()).unwrap();
-    let described = aws.block_on(ec2.describe_vpcs().vpc_ids(&id).send()).unwrap();
-    let v = &described.vpcs()[0];
-    let mut cidrs: Vec<String> = v.cidr_block_association_set().iter().filter_map(|a| a.cidr_block()).map(canonical).collect();
-    cidrs.extend(v.ipv6_cidr_block_association_set().iter().filter_map(|a| a.ipv6_cidr_block()).map(canonical));
-    Vpc { id, cidrs }
-}
-
-fn table(aws: &Aws, ec2: &Ec2, vpc: &Vpc) -> String {
-    aws.block_on(ec2.create_route_table().vpc_id(&vpc.id).send()).unwrap().route_table().unwrap().route_table_id().unwrap().to_string()
-}
-
-/// An internet gateway on `vpc`, sending `destination` there from `table` (someone else's route).
-fn route_to_gateway(aws: &Aws, ec2: &Ec2, vpc: &Vpc, table: &str, destination: &str) -> String {
-    let igw = aws.block_on(ec2.create_internet_gateway().send()).unwrap().internet_gateway().unwrap().internet_gateway_id().unwrap().to_string();
-    aws.block_on(ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc.id).send()).unwrap();
-    aws.block_on(ec2.create_route().route_table_id(table).destination_cidr_block(destination).gateway_id(&igw).send()).unwrap();
-    igw
-}
-
-/// The routes of `table` as (destination, target), the local ones left out.
-fn routes(aws: &Aws, ec2: &Ec2, table: &str) -> Vec<(String, String)> {
-    let out = aws.block_on(ec2.describe_route_tables().route_table_ids(table).send()).unwrap();
-    let target = |r: &Route| r.vpc_peering_connection_id().or(r.gateway_id()).unwrap_or("?").to_string();
-    let mut all: Vec<(String, String)> = out.route_tables()[0]
-        .routes()
-        .iter()
-        .filter(|r| r.gateway_id() != Some("local"))
-        .map(|r| (canonical(r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).unwrap_or("?")), target(r)))
-        .collect();
-    all.sort();
-    all
-}
-
-/// (status, requester DNS, accepter DNS) of a connection, as `ec2` sees it.
-fn connection(aws: &Aws, ec2: &Ec2, id: &str) -> (String, bool, bool) {
-    let out = aws.block_on(ec2.describe_vpc_peering_connections().vpc_peering_connection_ids(id).send()).unwrap();
-    let p = out.vpc_peering_connections().iter().find(|p| p.vpc_peering_connection_id() == Some(id)).expect("the connection");
-    let dns = |i: Option<&aws_sdk_ec2::types::VpcPeeringConnectionVpcInfo>| {
-        i.and_then(|i| i.peering_options()).and_then(|o| o.allow_dns_resolution_from_remote_vpc()).unwrap_or(false)
-    };
-    (p.status().unwrap().code().unwrap().as_str().to_string(), dns(p.requester_vpc_info()), dns(p.accepter_vpc_info()))
 }
 
 fn via(cidrs: &[&str], target: &str) -> Vec<(String, String)> {
@@ -186,6 +122,21 @@ fn same_account_same_region_create_update_delete() {
     assert_eq!(routes(&w.aws, &ec2, &a), with_igw);
     assert_eq!(writes(&w.proxy), ["ec2:DeleteRoute", "ec2:DeleteRoute"]);
 
+    // The same Update again: reads only.
+    w.proxy.reset();
+    let mut fewer = properties.clone();
+    fewer["RouteTableIds"] = json!([a]);
+    let (old, pcx_id) = (properties.clone(), pcx.clone());
+    let body = send(&w, "drop-table-again", "update.add-table", move |r| {
+        props(fewer)(r);
+        let mut o = old;
+        o["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
+        r["OldResourceProperties"] = o;
+        r["PhysicalResourceId"] = json!(pcx_id);
+    });
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(writes(&w.proxy), Vec::<String>::new(), "a repeated Update changes nothing");
+
     // Delete: our routes and the connection go; the gateway route someone else added stays.
     let mut remaining = properties.clone();
     remaining["RouteTableIds"] = json!([a]);
@@ -232,4 +183,140 @@ fn overlapping_cidrs_fail_before_anything_is_created() {
     assert!(reason.starts_with(&format!("overlapping CIDR blocks: 10.0.0.0/16 ({}) and 10.0.128.0/17 ({})", local.id, peer.id)), "{reason}");
     assert_eq!(w.proxy.calls().count("ec2:CreateVpcPeeringConnection"), 0);
     assert_eq!(writes(&w.proxy), Vec::<String>::new());
+}
+
+#[test]
+fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides() {
+    let w = world();
+    let ec2 = w.aws.ec2("us-east-1");
+    let peer_account = w.aws.as_account(PEER_ACCOUNT);
+    // (case, peer account's view, extra properties)
+    let cases: [(&str, &Aws, Value); 2] = [
+        ("same account, other region", &w.aws, json!({"PeerRegion": "eu-west-1"})),
+        (
+            "other account via its role, other region",
+            &peer_account,
+            json!({"PeerRegion": "eu-west-1", "PeerOwnerId": PEER_ACCOUNT, "PeerRoleArn": format!("arn:aws:iam::{PEER_ACCOUNT}:role/peering")}),
+        ),
+    ];
+    for (i, (case, peer_aws, extra)) in cases.into_iter().enumerate() {
+        let peer_ec2 = peer_aws.ec2("eu-west-1");
+        let local = vpc(&w.aws, &ec2, &format!("10.{}.0.0/16", 10 * i), &[&format!("10.{}.0.0/16", 10 * i + 1)], true);
+        let peer = vpc(peer_aws, &peer_ec2, &format!("10.{}.0.0/16", 10 * i + 2), &[&format!("10.{}.0.0/16", 10 * i + 3)], true);
+        let (a, p) = (table(&w.aws, &ec2, &local), table(peer_aws, &peer_ec2, &peer));
+        let mut properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a], "PeerRouteTableIds": [p]});
+        for (k, v) in extra.as_object().unwrap() {
+            properties[k] = v.clone();
+        }
+        let body = send(&w, &format!("cross-{i}"), "create.cross-account", props(properties));
+        assert_eq!(body["Status"], "SUCCESS", "{case}: {body}");
+        let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
+        assert_eq!(connection(&w.aws, &ec2, &pcx), ("active".into(), true, true), "{case}: seen from the requester");
+        assert_eq!(connection(peer_aws, &peer_ec2, &pcx).0, "active", "{case}: seen from the accepter");
+        let peer_cidrs: Vec<&str> = peer.cidrs.iter().map(String::as_str).collect();
+        let local_cidrs: Vec<&str> = local.cidrs.iter().map(String::as_str).collect();
+        assert_eq!(routes(&w.aws, &ec2, &a), via(&peer_cidrs, &pcx), "{case}: local routes");
+        assert_eq!(routes(peer_aws, &peer_ec2, &p), via(&local_cidrs, &pcx), "{case}: peer routes");
+    }
+}
+
+#[test]
+fn a_new_peer_is_a_new_connection_and_the_old_delete_removes_only_the_old() {
+    let w = world();
+    let ec2 = w.aws.ec2("us-east-1");
+    let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
+    let (old_peer, new_peer) = (vpc(&w.aws, &ec2, "10.2.0.0/16", &[], true), vpc(&w.aws, &ec2, "10.3.0.0/16", &[], true));
+    let a = table(&w.aws, &ec2, &local);
+    let old_props = json!({"VpcId": local.id, "PeerVpcId": old_peer.id, "RouteTableIds": [a]});
+    let body = send(&w, "first", "create.same-account", props(old_props.clone()));
+    let old_pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
+
+    let mut new_props = old_props.clone();
+    new_props["PeerVpcId"] = json!(new_peer.id);
+    let (o, id) = (old_props.clone(), old_pcx.clone());
+    let body = send(&w, "replace", "update.replace-peer", move |r| {
+        props(new_props)(r);
+        let mut old = o;
+        old["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
+        r["OldResourceProperties"] = old;
+        r["PhysicalResourceId"] = json!(id);
+    });
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let new_pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert_ne!(new_pcx, old_pcx, "a new physical id");
+
+    // CloudFormation's cleanup: Delete of the old id, with the old properties.
+    let id = old_pcx.clone();
+    let body = send(&w, "cleanup", "delete", move |r| {
+        props(old_props)(r);
+        r["PhysicalResourceId"] = json!(id);
+    });
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let new_peer_cidrs: Vec<&str> = new_peer.cidrs.iter().map(String::as_str).collect();
+    assert_eq!(routes(&w.aws, &ec2, &a), via(&new_peer_cidrs, &new_pcx), "only the old routes went");
+    assert_eq!(connection(&w.aws, &ec2, &old_pcx).0, "deleted");
+    assert_eq!(connection(&w.aws, &ec2, &new_pcx).0, "active");
+}
+
+#[test]
+fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
+    let w = world();
+    let ec2 = w.aws.ec2("us-east-1");
+    let requester = w.aws.as_account(PEER_ACCOUNT);
+    let requester_ec2 = requester.ec2("us-east-1");
+    let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
+    let theirs = vpc(&requester, &requester_ec2, "10.2.0.0/16", &[], true);
+    let a = table(&w.aws, &ec2, &local);
+    // The other account requests; this account's stack accepts.
+    let requested = w.aws.block_on(
+        requester_ec2.create_vpc_peering_connection().vpc_id(&theirs.id).peer_vpc_id(&local.id).peer_owner_id("123456789012").send(),
+    );
+    let pcx = requested.unwrap().vpc_peering_connection().unwrap().vpc_peering_connection_id().unwrap().to_string();
+    let properties = json!({"VpcId": local.id, "PeerVpcId": theirs.id, "PeerOwnerId": PEER_ACCOUNT, "PeeringConnectionId": pcx, "RouteTableIds": [a]});
+
+    let body = send(&w, "accept", "create.accept", props(properties.clone()));
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["PhysicalResourceId"], json!(pcx));
+    let (status, _, accepter_dns) = connection(&w.aws, &ec2, &pcx);
+    assert_eq!((status.as_str(), accepter_dns), ("active", true), "accepted, DNS on our (accepter) side");
+    // moto reports only the requester's primary block on the connection (AWS reports all).
+    assert_eq!(routes(&w.aws, &ec2, &a), via(&["10.2.0.0/16"], &pcx));
+
+    let id = pcx.clone();
+    let body = send(&w, "accept-delete", "delete", move |r| {
+        props(properties)(r);
+        r["PhysicalResourceId"] = json!(id);
+    });
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(routes(&w.aws, &ec2, &a), vec![], "our routes go");
+    assert_eq!(connection(&w.aws, &ec2, &pcx).0, "active", "the connection we did not create stays");
+    assert_eq!(w.proxy.calls().count("ec2:DeleteVpcPeeringConnection"), 0);
+}
+
+#[test]
+fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
+    let w = world();
+    let ec2 = w.aws.ec2("us-east-1");
+    let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
+    let peer = vpc(&w.aws, &ec2, "10.2.0.0/16", &[], true);
+    let a = table(&w.aws, &ec2, &local);
+
+    w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "times": 2, "status": 503, "code": "RequestLimitExceeded", "message": "Request limit exceeded."}));
+    let body = send(&w, "throttled", "create.same-account", props(json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]})));
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    let peer_cidrs: Vec<&str> = peer.cidrs.iter().map(String::as_str).collect();
+    assert_eq!(routes(&w.aws, &ec2, &a), via(&peer_cidrs, &pcx));
+    assert_eq!(w.proxy.calls().count("ec2:CreateRoute"), 4, "the first route throttled twice, then both through");
+
+    let role = format!("arn:aws:iam::{PEER_ACCOUNT}:role/peering");
+    w.proxy.add_rule(json!({"action": "sts:AssumeRole", "status": 403, "code": "AccessDenied", "message": "User is not authorized to perform: sts:AssumeRole"}));
+    let properties = json!({"VpcId": local.id, "PeerVpcId": "vpc-0f9e8d7c6b5a40312", "PeerOwnerId": PEER_ACCOUNT, "PeerRoleArn": role, "PeerRegion": "eu-west-1"});
+    let body = send(&w, "denied", "create.cross-account", props(properties));
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!("cannot assume {role}: sts:AssumeRole failed with AccessDenied: User is not authorized to perform: sts:AssumeRole; check that the role's trust policy allows this function's role")),
+        "{reason}"
+    );
 }
