@@ -320,3 +320,73 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
         "{reason}"
     );
 }
+
+#[test]
+fn cross_account_without_a_role_waits_for_the_peer_then_routes_on_update() {
+    let w = world();
+    let ec2 = w.aws.ec2("us-east-1");
+    let peer_aws = w.aws.as_account(PEER_ACCOUNT);
+    let peer_ec2 = peer_aws.ec2("us-east-1");
+    let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
+    let peer = vpc(&peer_aws, &peer_ec2, "10.2.0.0/16", &[], true);
+    let a = table(&w.aws, &ec2, &local);
+    let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "PeerOwnerId": PEER_ACCOUNT, "RouteTableIds": [a]});
+
+    let body = send(&w, "pending", "create.cross-account", props(properties.clone()));
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["Status"], "pending-acceptance");
+    let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert_eq!(routes(&w.aws, &ec2, &a), vec![], "no routes while the peer has not accepted");
+
+    // The peer account accepts (its own stack, in accept mode, would).
+    w.aws.block_on(peer_ec2.accept_vpc_peering_connection().vpc_peering_connection_id(&pcx).send()).unwrap();
+
+    // The README's next step: any property change makes an Update that routes and sets DNS.
+    let mut tagged = properties.clone();
+    tagged["Tags"] = json!([{"Key": "accepted", "Value": "yes"}]);
+    let (old, id) = (properties, pcx.clone());
+    let body = send(&w, "after-accept", "update.add-table", move |r| {
+        props(tagged)(r);
+        let mut o = old;
+        o["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
+        r["OldResourceProperties"] = o;
+        r["PhysicalResourceId"] = json!(id);
+    });
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["Status"], "active");
+    assert_eq!(routes(&w.aws, &ec2, &a), via(&["10.2.0.0/16"], &pcx), "moto reports the accepter's primary block only");
+    assert!(connection(&w.aws, &ec2, &pcx).1, "requester DNS on");
+}
+
+#[test]
+fn wrong_ids_are_named() {
+    let w = world();
+    let ec2 = w.aws.ec2("us-east-1");
+    let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
+    let peer = vpc(&w.aws, &ec2, "10.2.0.0/16", &[], false);
+    let peer_table = table(&w.aws, &ec2, &peer);
+    let cases = [
+        (
+            "missing-vpc",
+            json!({"VpcId": "vpc-0123456789abcdef0", "PeerVpcId": peer.id, "AllowDnsResolution": "false"}),
+            "vpc-0123456789abcdef0 not found in account 123456789012, region us-east-1".to_string(),
+        ),
+        (
+            "table-elsewhere",
+            json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [peer_table], "AllowDnsResolution": "false"}),
+            format!("route table {peer_table} (RouteTableIds) belongs to {}, not {}", peer.id, local.id),
+        ),
+        (
+            "dns-off",
+            json!({"VpcId": local.id, "PeerVpcId": peer.id}),
+            format!("{} has enableDnsSupport turned off", peer.id),
+        ),
+    ];
+    for (name, properties, expected) in cases {
+        let body = send(&w, name, "create.same-account", props(properties));
+        assert_eq!(body["Status"], "FAILED", "{name}");
+        let reason = body["Reason"].as_str().unwrap();
+        assert!(reason.starts_with(&expected), "{name}: {reason}");
+    }
+    assert_eq!(writes(&w.proxy), Vec::<String>::new(), "nothing was created");
+}
