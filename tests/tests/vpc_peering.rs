@@ -31,13 +31,27 @@ fn via(cidrs: &[&str], target: &str) -> Vec<(String, String)> {
     v
 }
 
-/// Send a request built from an `events/vpc-peering` file and return the one response.
-fn send(w: &World, name: &str, event: &str, edit: impl FnOnce(&mut Value)) -> Value {
+/// Send a request built from an `events/vpc-peering` file, with these properties (and, for
+/// Update and Delete, the physical id; for Update, the old properties), and return the one
+/// response.
+fn send(w: &World, name: &str, event: &str, properties: &Value, physical_id: Option<&str>, old: Option<&Value>) -> Value {
     let url = response_url(&w.receiver, name);
     let mut request = load_event(&format!("events/vpc-peering/{event}.json"), &url);
     request["StackId"] = json!(STACK_ID);
     request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
-    edit(&mut request);
+    let token = request["ServiceToken"].clone();
+    let with_token = |p: &Value| {
+        let mut p = p.clone();
+        p["ServiceToken"] = token.clone();
+        p
+    };
+    request["ResourceProperties"] = with_token(properties);
+    if let Some(old) = old {
+        request["OldResourceProperties"] = with_token(old);
+    }
+    if let Some(id) = physical_id {
+        request["PhysicalResourceId"] = json!(id);
+    }
     let invocation = w.lambda.invoke_json(&request);
     assert_eq!((invocation.status, invocation.body.trim()), (200, "null"), "{invocation:?}\n{}", w.lambda.logs());
     let answers: Vec<_> = w.receiver.received_at(&format!("/cloudformation-custom-resource-response/{name}")).into_iter().filter(|r| r.status == 200).collect();
@@ -46,14 +60,6 @@ fn send(w: &World, name: &str, event: &str, edit: impl FnOnce(&mut Value)) -> Va
     let reason = body["Reason"].as_str().unwrap_or_default();
     assert!(!reason.contains('\n'), "{name}: one line");
     body
-}
-
-fn props(v: Value) -> impl FnOnce(&mut Value) {
-    move |r: &mut Value| {
-        let mut p = v;
-        p["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
-        r["ResourceProperties"] = p;
-    }
 }
 
 /// Write calls the function made since the last reset (anything not a Describe/Get).
@@ -80,7 +86,7 @@ fn same_account_same_region_create_update_delete() {
         "AllowDnsResolution": "true", "ExcludeCidrs": ["100.64.0.0/16"],
     });
 
-    let body = send(&w, "create", "create.same-account", props(properties.clone()));
+    let body = send(&w, "create", "create.same-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     assert!(pcx.starts_with("pcx-"));
@@ -99,7 +105,7 @@ fn same_account_same_region_create_update_delete() {
 
     // The same Create again (a retried deployment): the same answer, reads only.
     w.proxy.reset();
-    let again = send(&w, "create-again", "create.same-account", props(properties.clone()));
+    let again = send(&w, "create-again", "create.same-account", &properties, None, None);
     assert_eq!((again["Status"].as_str(), again["PhysicalResourceId"].as_str()), (Some("SUCCESS"), Some(pcx.as_str())));
     assert_eq!(writes(&w.proxy), Vec::<String>::new(), "a repeated Create changes nothing");
 
@@ -107,15 +113,7 @@ fn same_account_same_region_create_update_delete() {
     w.proxy.reset();
     let mut fewer = properties.clone();
     fewer["RouteTableIds"] = json!([a]);
-    let old = properties.clone();
-    let pcx_id = pcx.clone();
-    let body = send(&w, "drop-table", "update.add-table", move |r| {
-        props(fewer)(r);
-        let mut o = old;
-        o["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
-        r["OldResourceProperties"] = o;
-        r["PhysicalResourceId"] = json!(pcx_id);
-    });
+    let body = send(&w, "drop-table", "update.add-table", &fewer, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["PhysicalResourceId"], json!(pcx));
     assert_eq!(routes(&w.aws, &ec2, &b), vec![]);
@@ -124,28 +122,13 @@ fn same_account_same_region_create_update_delete() {
 
     // The same Update again: reads only.
     w.proxy.reset();
-    let mut fewer = properties.clone();
-    fewer["RouteTableIds"] = json!([a]);
-    let (old, pcx_id) = (properties.clone(), pcx.clone());
-    let body = send(&w, "drop-table-again", "update.add-table", move |r| {
-        props(fewer)(r);
-        let mut o = old;
-        o["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
-        r["OldResourceProperties"] = o;
-        r["PhysicalResourceId"] = json!(pcx_id);
-    });
+    let body = send(&w, "drop-table-again", "update.add-table", &fewer, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(writes(&w.proxy), Vec::<String>::new(), "a repeated Update changes nothing");
 
     // Delete: our routes and the connection go; the gateway route someone else added stays.
-    let mut remaining = properties.clone();
-    remaining["RouteTableIds"] = json!([a]);
     for name in ["delete", "delete-again"] {
-        let (remaining, pcx_id) = (remaining.clone(), pcx.clone());
-        let body = send(&w, name, "delete", move |r| {
-            props(remaining)(r);
-            r["PhysicalResourceId"] = json!(pcx_id);
-        });
+        let body = send(&w, name, "delete", &fewer, Some(&pcx), None);
         assert_eq!(body["Status"], "SUCCESS", "{name}: {body}");
         assert_eq!(routes(&w.aws, &ec2, &a), vec![("0.0.0.0/0".to_string(), igw.clone())], "{name}");
         assert_eq!(routes(&w.aws, &ec2, &p), vec![], "{name}");
@@ -163,7 +146,7 @@ fn a_route_in_the_way_fails_create_and_stays() {
     let igw = route_to_gateway(&w.aws, &ec2, &local, &a, "10.2.0.0/16");
     let before = routes(&w.aws, &ec2, &a);
 
-    let body = send(&w, "conflict", "create.same-account", props(json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]})));
+    let body = send(&w, "conflict", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}), None, None);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.starts_with(&format!("route conflict: {a} already sends 10.2.0.0/16 to gateway {igw};")), "{reason}");
@@ -177,7 +160,7 @@ fn overlapping_cidrs_fail_before_anything_is_created() {
     let ec2 = w.aws.ec2("us-east-1");
     let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
     let peer = vpc(&w.aws, &ec2, "10.0.128.0/17", &[], true);
-    let body = send(&w, "overlap", "create.same-account", props(json!({"VpcId": local.id, "PeerVpcId": peer.id})));
+    let body = send(&w, "overlap", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id}), None, None);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.starts_with(&format!("overlapping CIDR blocks: 10.0.0.0/16 ({}) and 10.0.128.0/17 ({})", local.id, peer.id)), "{reason}");
@@ -208,7 +191,7 @@ fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides()
         for (k, v) in extra.as_object().unwrap() {
             properties[k] = v.clone();
         }
-        let body = send(&w, &format!("cross-{i}"), "create.cross-account", props(properties));
+        let body = send(&w, &format!("cross-{i}"), "create.cross-account", &properties, None, None);
         assert_eq!(body["Status"], "SUCCESS", "{case}: {body}");
         let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
         assert_eq!(connection(&w.aws, &ec2, &pcx), ("active".into(), true, true), "{case}: seen from the requester");
@@ -228,29 +211,18 @@ fn a_new_peer_is_a_new_connection_and_the_old_delete_removes_only_the_old() {
     let (old_peer, new_peer) = (vpc(&w.aws, &ec2, "10.2.0.0/16", &[], true), vpc(&w.aws, &ec2, "10.3.0.0/16", &[], true));
     let a = table(&w.aws, &ec2, &local);
     let old_props = json!({"VpcId": local.id, "PeerVpcId": old_peer.id, "RouteTableIds": [a]});
-    let body = send(&w, "first", "create.same-account", props(old_props.clone()));
+    let body = send(&w, "first", "create.same-account", &old_props, None, None);
     let old_pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
 
     let mut new_props = old_props.clone();
     new_props["PeerVpcId"] = json!(new_peer.id);
-    let (o, id) = (old_props.clone(), old_pcx.clone());
-    let body = send(&w, "replace", "update.replace-peer", move |r| {
-        props(new_props)(r);
-        let mut old = o;
-        old["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
-        r["OldResourceProperties"] = old;
-        r["PhysicalResourceId"] = json!(id);
-    });
+    let body = send(&w, "replace", "update.replace-peer", &new_props, Some(&old_pcx), Some(&old_props));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let new_pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     assert_ne!(new_pcx, old_pcx, "a new physical id");
 
     // CloudFormation's cleanup: Delete of the old id, with the old properties.
-    let id = old_pcx.clone();
-    let body = send(&w, "cleanup", "delete", move |r| {
-        props(old_props)(r);
-        r["PhysicalResourceId"] = json!(id);
-    });
+    let body = send(&w, "cleanup", "delete", &old_props, Some(&old_pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let new_peer_cidrs: Vec<&str> = new_peer.cidrs.iter().map(String::as_str).collect();
     assert_eq!(routes(&w.aws, &ec2, &a), via(&new_peer_cidrs, &new_pcx), "only the old routes went");
@@ -274,7 +246,7 @@ fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
     let pcx = requested.unwrap().vpc_peering_connection().unwrap().vpc_peering_connection_id().unwrap().to_string();
     let properties = json!({"VpcId": local.id, "PeerVpcId": theirs.id, "PeerOwnerId": PEER_ACCOUNT, "PeeringConnectionId": pcx, "RouteTableIds": [a]});
 
-    let body = send(&w, "accept", "create.accept", props(properties.clone()));
+    let body = send(&w, "accept", "create.accept", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["PhysicalResourceId"], json!(pcx));
     let (status, _, accepter_dns) = connection(&w.aws, &ec2, &pcx);
@@ -282,11 +254,7 @@ fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
     // moto reports only the requester's primary block on the connection (AWS reports all).
     assert_eq!(routes(&w.aws, &ec2, &a), via(&["10.2.0.0/16"], &pcx));
 
-    let id = pcx.clone();
-    let body = send(&w, "accept-delete", "delete", move |r| {
-        props(properties)(r);
-        r["PhysicalResourceId"] = json!(id);
-    });
+    let body = send(&w, "accept-delete", "delete", &properties, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(routes(&w.aws, &ec2, &a), vec![], "our routes go");
     assert_eq!(connection(&w.aws, &ec2, &pcx).0, "active", "the connection we did not create stays");
@@ -302,7 +270,7 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
     let a = table(&w.aws, &ec2, &local);
 
     w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "times": 2, "status": 503, "code": "RequestLimitExceeded", "message": "Request limit exceeded."}));
-    let body = send(&w, "throttled", "create.same-account", props(json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]})));
+    let body = send(&w, "throttled", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}), None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     let peer_cidrs: Vec<&str> = peer.cidrs.iter().map(String::as_str).collect();
@@ -312,7 +280,7 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
     let role = format!("arn:aws:iam::{PEER_ACCOUNT}:role/peering");
     w.proxy.add_rule(json!({"action": "sts:AssumeRole", "status": 403, "code": "AccessDenied", "message": "User is not authorized to perform: sts:AssumeRole"}));
     let properties = json!({"VpcId": local.id, "PeerVpcId": "vpc-0f9e8d7c6b5a40312", "PeerOwnerId": PEER_ACCOUNT, "PeerRoleArn": role, "PeerRegion": "eu-west-1"});
-    let body = send(&w, "denied", "create.cross-account", props(properties));
+    let body = send(&w, "denied", "create.cross-account", &properties, None, None);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
@@ -332,7 +300,7 @@ fn cross_account_without_a_role_waits_for_the_peer_then_routes_on_update() {
     let a = table(&w.aws, &ec2, &local);
     let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "PeerOwnerId": PEER_ACCOUNT, "RouteTableIds": [a]});
 
-    let body = send(&w, "pending", "create.cross-account", props(properties.clone()));
+    let body = send(&w, "pending", "create.cross-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["Data"]["Status"], "pending-acceptance");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
@@ -344,14 +312,7 @@ fn cross_account_without_a_role_waits_for_the_peer_then_routes_on_update() {
     // The README's next step: any property change makes an Update that routes and sets DNS.
     let mut tagged = properties.clone();
     tagged["Tags"] = json!([{"Key": "accepted", "Value": "yes"}]);
-    let (old, id) = (properties, pcx.clone());
-    let body = send(&w, "after-accept", "update.add-table", move |r| {
-        props(tagged)(r);
-        let mut o = old;
-        o["ServiceToken"] = r["ResourceProperties"]["ServiceToken"].clone();
-        r["OldResourceProperties"] = o;
-        r["PhysicalResourceId"] = json!(id);
-    });
+    let body = send(&w, "after-accept", "update.add-table", &tagged, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["Data"]["Status"], "active");
     assert_eq!(routes(&w.aws, &ec2, &a), via(&["10.2.0.0/16"], &pcx), "moto reports the accepter's primary block only");
@@ -383,7 +344,7 @@ fn wrong_ids_are_named() {
         ),
     ];
     for (name, properties, expected) in cases {
-        let body = send(&w, name, "create.same-account", props(properties));
+        let body = send(&w, name, "create.same-account", &properties, None, None);
         assert_eq!(body["Status"], "FAILED", "{name}");
         let reason = body["Reason"].as_str().unwrap();
         assert!(reason.starts_with(&expected), "{name}: {reason}");
