@@ -10,7 +10,8 @@ Control paths:
 - GET  /__proxy/calls       {"counts": {"sqs:ListQueues": 1}, "calls": [{"action", "status", "injected", "time"}]}
 - POST /__proxy/rules       add a rule (JSON below); rules are tried in order, first match wins
 - POST /__proxy/reset       forget calls and rules
-A rule: {"action": "ec2:CreateRoute" or "*", "times": 2 (omit for always),
+A rule: {"action": "ec2:CreateRoute" or "*", "times": 2 (omit for always), "skip": 1 (let the
+         first N matching calls through),
          "status": 400, "code": "RouteAlreadyExists", "message": "...",   -> an AWS error reply
          "delay_ms": 3000,                                                -> then forward (or fail)
          "reset": true}                                                   -> drop the connection
@@ -84,6 +85,9 @@ def take_rule(action):
     with _lock:
         for rule in _rules:
             if rule.get("action") not in ("*", action):
+                continue
+            if rule.get("skip", 0) > 0:
+                rule["skip"] -= 1
                 continue
             if "times" in rule:
                 if rule["times"] <= 0:

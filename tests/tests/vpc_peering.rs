@@ -277,6 +277,20 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
     assert_eq!(routes(&w.aws, &ec2, &a), via(&peer_cidrs, &pcx));
     assert_eq!(w.proxy.calls().count("ec2:CreateRoute"), 4, "the first route throttled twice, then both through");
 
+    // An Update whose second new route is denied: FAILED, saying what was already done.
+    let b = table(&w.aws, &ec2, &local);
+    w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "skip": 1, "times": 1, "status": 403, "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}));
+    let old = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]});
+    let new = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a, b]});
+    let body = send(&w, "denied-route", "update.add-table", &new, Some(&pcx), Some(&old));
+    assert_eq!(body["Status"], "FAILED");
+    assert_eq!(body["PhysicalResourceId"], json!(pcx), "a failed Update keeps its id");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("ec2:CreateRoute failed with UnauthorizedOperation: You are not authorized to perform this operation.; the role that made the call lacks this permission; 1 route change(s) on the local side were made before this failure"),
+        "{reason}"
+    );
+
     let role = format!("arn:aws:iam::{PEER_ACCOUNT}:role/peering");
     w.proxy.add_rule(json!({"action": "sts:AssumeRole", "status": 403, "code": "AccessDenied", "message": "User is not authorized to perform: sts:AssumeRole"}));
     let properties = json!({"VpcId": local.id, "PeerVpcId": "vpc-0f9e8d7c6b5a40312", "PeerOwnerId": PEER_ACCOUNT, "PeerRoleArn": role, "PeerRegion": "eu-west-1"});
@@ -350,4 +364,28 @@ fn wrong_ids_are_named() {
         assert!(reason.starts_with(&expected), "{name}: {reason}");
     }
     assert_eq!(writes(&w.proxy), Vec::<String>::new(), "nothing was created");
+}
+
+#[test]
+fn a_create_that_fails_halfway_undoes_itself() {
+    let w = world();
+    let ec2 = w.aws.ec2("us-east-1");
+    let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
+    let peer = vpc(&w.aws, &ec2, "10.2.0.0/16", &[], true);
+    let (a, p) = (table(&w.aws, &ec2, &local), table(&w.aws, &ec2, &peer));
+    // The local side routes, then the peer side's first route is denied.
+    w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "skip": 2, "times": 1, "status": 403, "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}));
+    let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a], "PeerRouteTableIds": [p]});
+    let body = send(&w, "halfway", "create.same-account", &properties, None, None);
+    assert_eq!(body["Status"], "FAILED");
+    let reason = body["Reason"].as_str().unwrap();
+    assert!(reason.starts_with("ec2:CreateRoute failed with UnauthorizedOperation"), "{reason}");
+    let created = w.proxy.calls().calls.iter().filter(|c| c.action == "ec2:CreateVpcPeeringConnection").count();
+    assert_eq!(created, 1);
+    assert!(reason.contains("; rolled back: removed its routes and deleted pcx-"), "{reason}");
+    assert_eq!(routes(&w.aws, &ec2, &a), vec![], "the local routes were removed");
+    assert_eq!(routes(&w.aws, &ec2, &p), vec![]);
+    let all = w.aws.block_on(ec2.describe_vpc_peering_connections().send()).unwrap();
+    let live: Vec<_> = all.vpc_peering_connections().iter().filter(|c| c.status().and_then(|s| s.code()).map(|c| c.as_str()) != Some("deleted")).collect();
+    assert!(live.is_empty(), "no connection left behind: {live:?}");
 }

@@ -47,6 +47,11 @@ pub enum PeeringError {
     #[error("{}", aws_reason(.0))]
     Aws(#[from] AwsFailure),
 
+    /// Route changes that failed part-way: what was already done stays (a retry or the
+    /// Delete reconciles it), and the reason says so.
+    #[error("{cause}; {done} route change(s) on the {side} side were made before this failure")]
+    PartlyApplied { cause: Box<PeeringError>, done: usize, side: &'static str },
+
     /// A Create that failed after making something: what it undid (or could not).
     #[error("{cause}; {cleanup}")]
     RolledBack { cause: Box<PeeringError>, cleanup: String },

@@ -11,7 +11,7 @@ use aws_sdk_sts::Client as Sts;
 use ipnet::IpNet;
 use shared::aws::AwsFailure;
 use shared::custom_resource::{CustomResource, Outcome, RequestContext};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::ec2::{LOGICAL_TAG, STACK_TAG, Side};
 use crate::error::PeeringError;
@@ -307,12 +307,11 @@ async fn settle(ctx: &RequestContext, local: &Side, accepter: Option<&Side>, mut
 }
 
 async fn apply(side: &Side, actions: &[Action], id: &str, ctx: &RequestContext) -> Result<(), PeeringError> {
-    side.apply(actions, id, ctx).await.map(|_| ()).map_err(|(e, done)| {
-        if !done.is_empty() {
-            warn!(side = side.label, done = done.len(), "route changes made before the failure");
-        }
-        e
-    })
+    match side.apply(actions, id, ctx).await {
+        Ok(_) => Ok(()),
+        Err((cause, done)) if done.is_empty() => Err(cause),
+        Err((cause, done)) => Err(PeeringError::PartlyApplied { cause: Box::new(cause), done: done.len(), side: side.label }),
+    }
 }
 
 fn check_dns(vpc: &Vpc) -> Result<(), PeeringError> {
