@@ -185,9 +185,10 @@ fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides()
     for (i, (case, peer_aws, extra)) in cases.into_iter().enumerate() {
         let peer_ec2 = peer_aws.ec2("eu-west-1");
         let local = vpc(&w.aws, &ec2, &format!("10.{}.0.0/16", 10 * i), &[&format!("10.{}.0.0/16", 10 * i + 1)], true);
-        let peer = vpc(peer_aws, &peer_ec2, &format!("10.{}.0.0/16", 10 * i + 2), &[&format!("10.{}.0.0/16", 10 * i + 3)], true);
+        let shared_block = format!("100.{}.0.0/16", 64 + i);
+        let peer = vpc(peer_aws, &peer_ec2, &format!("10.{}.0.0/16", 10 * i + 2), &[&format!("10.{}.0.0/16", 10 * i + 3), &shared_block], true);
         let (a, p) = (table(&w.aws, &ec2, &local), table(peer_aws, &peer_ec2, &peer));
-        let mut properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a], "PeerRouteTableIds": [p]});
+        let mut properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a], "PeerRouteTableIds": [p], "ExcludeCidrs": [shared_block]});
         for (k, v) in extra.as_object().unwrap() {
             properties[k] = v.clone();
         }
@@ -196,8 +197,9 @@ fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides()
         let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
         assert_eq!(connection(&w.aws, &ec2, &pcx), ("active".into(), true, true), "{case}: seen from the requester");
         assert_eq!(connection(peer_aws, &peer_ec2, &pcx).0, "active", "{case}: seen from the accepter");
-        let peer_cidrs: Vec<&str> = peer.cidrs.iter().map(String::as_str).collect();
+        let peer_cidrs: Vec<&str> = peer.cidrs.iter().map(String::as_str).filter(|c| *c != shared_block).collect();
         let local_cidrs: Vec<&str> = local.cidrs.iter().map(String::as_str).collect();
+        assert_eq!(peer_cidrs.len(), 3, "{case}: primary, secondary and IPv6 are routed; the shared block is not");
         assert_eq!(routes(&w.aws, &ec2, &a), via(&peer_cidrs, &pcx), "{case}: local routes");
         assert_eq!(routes(peer_aws, &peer_ec2, &p), via(&local_cidrs, &pcx), "{case}: peer routes");
     }
