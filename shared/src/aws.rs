@@ -31,10 +31,7 @@ impl AwsFailure {
         let (code, message) = match err {
             SdkError::ServiceError(service) => {
                 let e = service.err();
-                (
-                    e.code().unwrap_or("UnknownError").to_string(),
-                    e.message().unwrap_or("no message").to_string(),
-                )
+                (e.code().unwrap_or("UnknownError").to_string(), e.message().unwrap_or("no message").to_string())
             }
             SdkError::TimeoutError(_) => ("Timeout".into(), "the call timed out".into()),
             SdkError::DispatchFailure(_) => ("ConnectionError".into(), DisplayErrorContext(err).to_string()),

@@ -33,16 +33,21 @@ impl Aws {
     pub fn as_account(&self, account: &str) -> Self {
         let role = format!("arn:aws:iam::{account}:role/tests");
         let out = self
-            .block_on(aws_sdk_sts::Client::new(&self.config).assume_role().role_arn(role).role_session_name("tests").send())
+            .block_on(
+                aws_sdk_sts::Client::new(&self.config).assume_role().role_arn(role).role_session_name("tests").send(),
+            )
             .expect("AssumeRole in moto");
         let c = out.credentials().expect("credentials");
-        let credentials = Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().into()), None, "tests");
+        let credentials =
+            Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().into()), None, "tests");
         let endpoint = self.config.endpoint_url().expect("endpoint").to_string();
         Self::with_credentials(&endpoint, credentials)
     }
 
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(&self.config).region(Region::new(region.to_string())).build())
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.config).region(Region::new(region.to_string())).build(),
+        )
     }
 
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {

@@ -15,7 +15,9 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP client that returns every status as a response, not an error.
 pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::new_with_config(ureq::config::Config::builder().http_status_as_error(false).timeout_global(Some(timeout)).build())
+    ureq::Agent::new_with_config(
+        ureq::config::Config::builder().http_status_as_error(false).timeout_global(Some(timeout)).build(),
+    )
 }
 
 fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> T {
@@ -24,7 +26,8 @@ fn get_json<T: for<'de> Deserialize<'de>>(url: &str) -> T {
 }
 
 fn post_json(url: &str, body: &Value) {
-    let response = agent(Duration::from_secs(10)).post(url).send_json(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let response =
+        agent(Duration::from_secs(10)).post(url).send_json(body).unwrap_or_else(|e| panic!("POST {url}: {e}"));
     assert!(response.status().is_success(), "POST {url}: HTTP {}", response.status());
 }
 
@@ -32,7 +35,12 @@ fn post_json(url: &str, body: &Value) {
 fn start_script(name: &str, script: &str, args: &[String], health: &str) -> (Process, u16) {
     let port = free_port();
     let mut command = Command::new(venv().join("bin/python"));
-    command.arg("-u").arg(repo_root().join("tests/harness").join(script)).args(args).arg("--port").arg(port.to_string());
+    command
+        .arg("-u")
+        .arg(repo_root().join("tests/harness").join(script))
+        .args(args)
+        .arg("--port")
+        .arg(port.to_string());
     let mut process = Process::spawn(name, command);
     let url = format!("http://127.0.0.1:{port}{health}");
     let probe = agent(Duration::from_secs(2));
@@ -48,7 +56,8 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Self {
-        let (process, port) = start_script("moto", "moto_launcher.py", &["-H".into(), "127.0.0.1".into()], "/moto-api/data.json");
+        let (process, port) =
+            start_script("moto", "moto_launcher.py", &["-H".into(), "127.0.0.1".into()], "/moto-api/data.json");
         Self { process, port }
     }
 
@@ -106,7 +115,8 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(upstream: &str) -> Self {
-        let (process, port) = start_script("proxy", "proxy.py", &["--upstream".into(), upstream.into()], "/__proxy/health");
+        let (process, port) =
+            start_script("proxy", "proxy.py", &["--upstream".into(), upstream.into()], "/__proxy/health");
         Self { process, port }
     }
 

@@ -8,7 +8,8 @@ use harness::{Moto, Proxy, agent};
 use serde_json::json;
 
 /// The SigV4 header shape the proxy reads the service from; moto does not check signatures.
-const SIGV4: &str = "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/autoscaling/aws4_request, SignedHeaders=host, Signature=0";
+const SIGV4: &str =
+    "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/autoscaling/aws4_request, SignedHeaders=host, Signature=0";
 const TOKEN: &str = "bcd2e4b2-4c3b-4e6a-9c62-3a6a6b2e7a11";
 
 /// A raw Auto Scaling query-protocol call, as the SDK sends it (moto does not check signatures).
@@ -31,7 +32,8 @@ fn lifecycle_actions_are_active_until_completed_and_recorded() {
     let moto = Moto::start();
     moto.seed_lifecycle_action("ecs-asg", "drain", "i-0123456789abcdef0", TOKEN);
 
-    let by_instance = [("AutoScalingGroupName", "ecs-asg"), ("LifecycleHookName", "drain"), ("InstanceId", "i-0123456789abcdef0")];
+    let by_instance =
+        [("AutoScalingGroupName", "ecs-asg"), ("LifecycleHookName", "drain"), ("InstanceId", "i-0123456789abcdef0")];
     assert_eq!(autoscaling(&moto.url(), "RecordLifecycleActionHeartbeat", &by_instance).0, 200);
     let complete = [&ACTION[..], &[("LifecycleActionResult", "CONTINUE")]].concat();
     assert_eq!(autoscaling(&moto.url(), "CompleteLifecycleAction", &complete).0, 200);
@@ -45,7 +47,12 @@ fn lifecycle_actions_are_active_until_completed_and_recorded() {
 
     let actions = moto.lifecycle_actions();
     assert_eq!(actions["active"], json!([]));
-    let outcomes: Vec<_> = actions["calls"].as_array().unwrap().iter().map(|c| format!("{} {}", c["Action"].as_str().unwrap(), c["Outcome"].as_str().unwrap())).collect();
+    let outcomes: Vec<_> = actions["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["Action"].as_str().unwrap(), c["Outcome"].as_str().unwrap()))
+        .collect();
     assert_eq!(
         outcomes,
         [
@@ -69,7 +76,10 @@ fn proxy_counts_calls_and_injects_faults() {
     for _ in 0..2 {
         let (status, body) = autoscaling(&proxy.url(), "RecordLifecycleActionHeartbeat", &ACTION);
         assert_eq!(status, 400);
-        assert!(body.contains("<Code>Throttling</Code>") && body.contains("<Message>Rate exceeded</Message>"), "{body}");
+        assert!(
+            body.contains("<Code>Throttling</Code>") && body.contains("<Message>Rate exceeded</Message>"),
+            "{body}"
+        );
     }
     assert_eq!(autoscaling(&proxy.url(), "RecordLifecycleActionHeartbeat", &ACTION).0, 200);
 
@@ -86,7 +96,11 @@ fn proxy_counts_calls_and_injects_faults() {
     assert_eq!(calls.count("autoscaling:RecordLifecycleActionHeartbeat"), 3);
     assert_eq!(calls.count("autoscaling:DescribeAutoScalingGroups"), 2);
     assert_eq!(calls.calls.iter().filter(|c| c.injected).count(), 3);
-    assert_eq!(moto.lifecycle_actions()["calls"].as_array().unwrap().len(), 1, "only the call let through reached moto");
+    assert_eq!(
+        moto.lifecycle_actions()["calls"].as_array().unwrap().len(),
+        1,
+        "only the call let through reached moto"
+    );
 
     proxy.reset();
     assert_eq!(proxy.calls().total(), 0);

@@ -30,7 +30,11 @@ fn start_with(bootstrap: PathBuf, env: &[(&str, &str)]) -> Setup {
         "cr-probe",
         &bootstrap,
         TIMEOUT_SECS,
-        &[&[("AWS_ENDPOINT_URL", proxy.url().as_str()), ("DEADLINE_MARGIN_MS", MARGIN_MS), ("AWS_MAX_ATTEMPTS", "1")], env].concat(),
+        &[
+            &[("AWS_ENDPOINT_URL", proxy.url().as_str()), ("DEADLINE_MARGIN_MS", MARGIN_MS), ("AWS_MAX_ATTEMPTS", "1")],
+            env,
+        ]
+        .concat(),
     );
     Setup { lambda, proxy, receiver, _moto: moto }
 }
@@ -53,7 +57,10 @@ fn only_response(setup: &Setup, name: &str, sent_at: f64) -> Value {
     let body = put.json();
     let reason = body["Reason"].as_str().unwrap_or_default();
     assert!(!reason.contains('\n'), "{name}: one line: {reason}");
-    assert!(reason.ends_with(&format!("(log stream {LOG_STREAM})")), "{name}: reason ends with the log stream: {reason}");
+    assert!(
+        reason.ends_with(&format!("(log stream {LOG_STREAM})")),
+        "{name}: reason ends with the log stream: {reason}"
+    );
     body
 }
 
@@ -127,10 +134,25 @@ fn aws_error_fails_create_and_its_rollback_delete_touches_nothing() {
 fn bad_properties_fail_with_one_clear_line() {
     let s = probe();
     let cases = [
-        ("unknown", "create", json!({"Behavior": "Succeed", "Behaviour": "Succeed"}), "invalid properties: unknown property `Behavior`; did you mean `Behaviour`?"),
-        ("wrong-type", "create", json!({"ReasonLength": "lots"}), "invalid properties: property `ReasonLength`: expected a whole number (0 or more), got `lots`"),
+        (
+            "unknown",
+            "create",
+            json!({"Behavior": "Succeed", "Behaviour": "Succeed"}),
+            "invalid properties: unknown property `Behavior`; did you mean `Behaviour`?",
+        ),
+        (
+            "wrong-type",
+            "create",
+            json!({"ReasonLength": "lots"}),
+            "invalid properties: property `ReasonLength`: expected a whole number (0 or more), got `lots`",
+        ),
         ("missing", "create", json!({"Behaviour": null}), "invalid properties: missing required property `Behaviour`"),
-        ("bad-enum", "update", json!({"Behaviour": "Explode"}), "invalid properties: property `Behaviour`: unknown variant `Explode`"),
+        (
+            "bad-enum",
+            "update",
+            json!({"Behaviour": "Explode"}),
+            "invalid properties: property `Behaviour`: unknown variant `Explode`",
+        ),
     ];
     for (name, kind, props, expected) in cases {
         let url = response_url(&s.receiver, name);
@@ -223,7 +245,9 @@ fn oversized_responses_are_cut_to_fit() {
     let body = only_response(&s, "big-data", sent);
     assert_eq!(body["Status"], "SUCCESS");
     assert!(body.get("Data").is_none());
-    assert!(body["Reason"].as_str().unwrap().starts_with("attributes (Data) dropped: the response would exceed 4096 bytes"));
+    assert!(
+        body["Reason"].as_str().unwrap().starts_with("attributes (Data) dropped: the response would exceed 4096 bytes")
+    );
 }
 
 #[test]

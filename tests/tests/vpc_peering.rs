@@ -6,7 +6,8 @@ use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, load_event, response_u
 use serde_json::{Value, json};
 
 const PEER_ACCOUNT: &str = "222222222222";
-const STACK_ID: &str = "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11";
+const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11";
 
 struct World {
     lambda: Lambda,
@@ -34,7 +35,14 @@ fn via(cidrs: &[&str], target: &str) -> Vec<(String, String)> {
 /// Send a request built from an `events/vpc-peering` file, with these properties (and, for
 /// Update and Delete, the physical id; for Update, the old properties), and return the one
 /// response.
-fn send(w: &World, name: &str, event: &str, properties: &Value, physical_id: Option<&str>, old: Option<&Value>) -> Value {
+fn send(
+    w: &World,
+    name: &str,
+    event: &str,
+    properties: &Value,
+    physical_id: Option<&str>,
+    old: Option<&Value>,
+) -> Value {
     let url = response_url(&w.receiver, name);
     let mut request = load_event(&format!("events/vpc-peering/{event}.json"), &url);
     request["StackId"] = json!(STACK_ID);
@@ -54,7 +62,12 @@ fn send(w: &World, name: &str, event: &str, properties: &Value, physical_id: Opt
     }
     let invocation = w.lambda.invoke_json(&request);
     assert_eq!((invocation.status, invocation.body.trim()), (200, "null"), "{invocation:?}\n{}", w.lambda.logs());
-    let answers: Vec<_> = w.receiver.received_at(&format!("/cloudformation-custom-resource-response/{name}")).into_iter().filter(|r| r.status == 200).collect();
+    let answers: Vec<_> = w
+        .receiver
+        .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .collect();
     assert_eq!(answers.len(), 1, "{name}: one response");
     let body = answers[0].json();
     let reason = body["Reason"].as_str().unwrap_or_default();
@@ -146,10 +159,20 @@ fn a_route_in_the_way_fails_create_and_stays() {
     let igw = route_to_gateway(&w.aws, &ec2, &local, &a, "10.2.0.0/16");
     let before = routes(&w.aws, &ec2, &a);
 
-    let body = send(&w, "conflict", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}), None, None);
+    let body = send(
+        &w,
+        "conflict",
+        "create.same-account",
+        &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}),
+        None,
+        None,
+    );
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
-    assert!(reason.starts_with(&format!("route conflict: {a} already sends 10.2.0.0/16 to gateway {igw};")), "{reason}");
+    assert!(
+        reason.starts_with(&format!("route conflict: {a} already sends 10.2.0.0/16 to gateway {igw};")),
+        "{reason}"
+    );
     assert_eq!(routes(&w.aws, &ec2, &a), before, "the route in the way is unchanged");
     assert_eq!(writes(&w.proxy), Vec::<String>::new(), "nothing was created");
 }
@@ -160,10 +183,17 @@ fn overlapping_cidrs_fail_before_anything_is_created() {
     let ec2 = w.aws.ec2("us-east-1");
     let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
     let peer = vpc(&w.aws, &ec2, "10.0.128.0/17", &[], true);
-    let body = send(&w, "overlap", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id}), None, None);
+    let body =
+        send(&w, "overlap", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id}), None, None);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
-    assert!(reason.starts_with(&format!("overlapping CIDR blocks: 10.0.0.0/16 ({}) and 10.0.128.0/17 ({})", local.id, peer.id)), "{reason}");
+    assert!(
+        reason.starts_with(&format!(
+            "overlapping CIDR blocks: 10.0.0.0/16 ({}) and 10.0.128.0/17 ({})",
+            local.id, peer.id
+        )),
+        "{reason}"
+    );
     assert_eq!(w.proxy.calls().count("ec2:CreateVpcPeeringConnection"), 0);
     assert_eq!(writes(&w.proxy), Vec::<String>::new());
 }
@@ -186,7 +216,13 @@ fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides()
         let peer_ec2 = peer_aws.ec2("eu-west-1");
         let local = vpc(&w.aws, &ec2, &format!("10.{}.0.0/16", 10 * i), &[&format!("10.{}.0.0/16", 10 * i + 1)], true);
         let shared_block = format!("100.{}.0.0/16", 64 + i);
-        let peer = vpc(peer_aws, &peer_ec2, &format!("10.{}.0.0/16", 10 * i + 2), &[&format!("10.{}.0.0/16", 10 * i + 3), &shared_block], true);
+        let peer = vpc(
+            peer_aws,
+            &peer_ec2,
+            &format!("10.{}.0.0/16", 10 * i + 2),
+            &[&format!("10.{}.0.0/16", 10 * i + 3), &shared_block],
+            true,
+        );
         let (a, p) = (table(&w.aws, &ec2, &local), table(peer_aws, &peer_ec2, &peer));
         let mut properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a], "PeerRouteTableIds": [p], "ExcludeCidrs": [shared_block]});
         for (k, v) in extra.as_object().unwrap() {
@@ -210,7 +246,8 @@ fn a_new_peer_is_a_new_connection_and_the_old_delete_removes_only_the_old() {
     let w = world();
     let ec2 = w.aws.ec2("us-east-1");
     let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
-    let (old_peer, new_peer) = (vpc(&w.aws, &ec2, "10.2.0.0/16", &[], true), vpc(&w.aws, &ec2, "10.3.0.0/16", &[], true));
+    let (old_peer, new_peer) =
+        (vpc(&w.aws, &ec2, "10.2.0.0/16", &[], true), vpc(&w.aws, &ec2, "10.3.0.0/16", &[], true));
     let a = table(&w.aws, &ec2, &local);
     let old_props = json!({"VpcId": local.id, "PeerVpcId": old_peer.id, "RouteTableIds": [a]});
     let body = send(&w, "first", "create.same-account", &old_props, None, None);
@@ -243,7 +280,12 @@ fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
     let a = table(&w.aws, &ec2, &local);
     // The other account requests; this account's stack accepts.
     let requested = w.aws.block_on(
-        requester_ec2.create_vpc_peering_connection().vpc_id(&theirs.id).peer_vpc_id(&local.id).peer_owner_id("123456789012").send(),
+        requester_ec2
+            .create_vpc_peering_connection()
+            .vpc_id(&theirs.id)
+            .peer_vpc_id(&local.id)
+            .peer_owner_id("123456789012")
+            .send(),
     );
     let pcx = requested.unwrap().vpc_peering_connection().unwrap().vpc_peering_connection_id().unwrap().to_string();
     let properties = json!({"VpcId": local.id, "PeerVpcId": theirs.id, "PeerOwnerId": PEER_ACCOUNT, "PeeringConnectionId": pcx, "RouteTableIds": [a]});
@@ -272,7 +314,14 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
     let a = table(&w.aws, &ec2, &local);
 
     w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "times": 2, "status": 503, "code": "RequestLimitExceeded", "message": "Request limit exceeded."}));
-    let body = send(&w, "throttled", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}), None, None);
+    let body = send(
+        &w,
+        "throttled",
+        "create.same-account",
+        &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}),
+        None,
+        None,
+    );
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     let peer_cidrs: Vec<&str> = peer.cidrs.iter().map(String::as_str).collect();
@@ -314,7 +363,8 @@ fn cross_account_without_a_role_waits_for_the_peer_then_routes_on_update() {
     let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
     let peer = vpc(&peer_aws, &peer_ec2, "10.2.0.0/16", &[], true);
     let a = table(&w.aws, &ec2, &local);
-    let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "PeerOwnerId": PEER_ACCOUNT, "RouteTableIds": [a]});
+    let properties =
+        json!({"VpcId": local.id, "PeerVpcId": peer.id, "PeerOwnerId": PEER_ACCOUNT, "RouteTableIds": [a]});
 
     let body = send(&w, "pending", "create.cross-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
@@ -388,6 +438,10 @@ fn a_create_that_fails_halfway_undoes_itself() {
     assert_eq!(routes(&w.aws, &ec2, &a), vec![], "the local routes were removed");
     assert_eq!(routes(&w.aws, &ec2, &p), vec![]);
     let all = w.aws.block_on(ec2.describe_vpc_peering_connections().send()).unwrap();
-    let live: Vec<_> = all.vpc_peering_connections().iter().filter(|c| c.status().and_then(|s| s.code()).map(|c| c.as_str()) != Some("deleted")).collect();
+    let live: Vec<_> = all
+        .vpc_peering_connections()
+        .iter()
+        .filter(|c| c.status().and_then(|s| s.code()).map(|c| c.as_str()) != Some("deleted"))
+        .collect();
     assert!(live.is_empty(), "no connection left behind: {live:?}");
 }

@@ -38,7 +38,11 @@ where
 
 impl Side {
     pub async fn vpc(&self, vpc_id: &str, with_dns: bool) -> Result<Vpc, PeeringError> {
-        let not_found = || PeeringError::VpcNotFound { vpc_id: vpc_id.into(), account: self.account.clone(), region: self.region.clone() };
+        let not_found = || PeeringError::VpcNotFound {
+            vpc_id: vpc_id.into(),
+            account: self.account.clone(),
+            region: self.region.clone(),
+        };
         let out = match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await.map_err(aws("ec2:DescribeVpcs")) {
             Err(f) if f.code_is("InvalidVpcID.NotFound") => return Err(not_found()),
             other => other?,
@@ -56,7 +60,10 @@ impl Side {
             }
         }
         let (dns_support, dns_hostnames) = if with_dns {
-            (self.vpc_flag(vpc_id, VpcAttributeName::EnableDnsSupport).await?, self.vpc_flag(vpc_id, VpcAttributeName::EnableDnsHostnames).await?)
+            (
+                self.vpc_flag(vpc_id, VpcAttributeName::EnableDnsSupport).await?,
+                self.vpc_flag(vpc_id, VpcAttributeName::EnableDnsHostnames).await?,
+            )
         } else {
             (true, true)
         };
@@ -64,7 +71,14 @@ impl Side {
     }
 
     async fn vpc_flag(&self, vpc_id: &str, attribute: VpcAttributeName) -> Result<bool, PeeringError> {
-        let out = self.ec2.describe_vpc_attribute().vpc_id(vpc_id).attribute(attribute.clone()).send().await.map_err(aws("ec2:DescribeVpcAttribute"))?;
+        let out = self
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(vpc_id)
+            .attribute(attribute.clone())
+            .send()
+            .await
+            .map_err(aws("ec2:DescribeVpcAttribute"))?;
         let value = match attribute {
             VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
             _ => out.enable_dns_hostnames(),
@@ -102,7 +116,14 @@ impl Side {
     }
 
     pub async fn connection(&self, id: &str) -> Result<Option<Connection>, PeeringError> {
-        let out = match self.ec2.describe_vpc_peering_connections().vpc_peering_connection_ids(id).send().await.map_err(aws("ec2:DescribeVpcPeeringConnections")) {
+        let out = match self
+            .ec2
+            .describe_vpc_peering_connections()
+            .vpc_peering_connection_ids(id)
+            .send()
+            .await
+            .map_err(aws("ec2:DescribeVpcPeeringConnections"))
+        {
             Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => return Ok(None),
             other => other?,
         };
@@ -110,7 +131,13 @@ impl Side {
     }
 
     /// The live connection between the two VPCs that this stack resource created earlier.
-    pub async fn find_ours(&self, vpc_id: &str, peer_vpc_id: &str, stack_id: &str, logical_id: &str) -> Result<Option<Connection>, PeeringError> {
+    pub async fn find_ours(
+        &self,
+        vpc_id: &str,
+        peer_vpc_id: &str,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<Option<Connection>, PeeringError> {
         let filters = [
             Filter::builder().name("requester-vpc-info.vpc-id").values(vpc_id).build(),
             Filter::builder().name("accepter-vpc-info.vpc-id").values(peer_vpc_id).build(),
@@ -126,7 +153,9 @@ impl Side {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(aws("ec2:DescribeVpcPeeringConnections"))?;
-        let tagged = |p: &VpcPeeringConnection, key: &str, value: &str| p.tags().iter().any(|t| t.key() == Some(key) && t.value() == Some(value));
+        let tagged = |p: &VpcPeeringConnection, key: &str, value: &str| {
+            p.tags().iter().any(|t| t.key() == Some(key) && t.value() == Some(value))
+        };
         Ok(found
             .iter()
             .filter(|p| tagged(p, STACK_TAG, stack_id) && tagged(p, LOGICAL_TAG, logical_id))
@@ -167,7 +196,12 @@ impl Side {
     }
 
     pub async fn accept(&self, id: &str) -> Result<(), PeeringError> {
-        self.ec2.accept_vpc_peering_connection().vpc_peering_connection_id(id).send().await.map_err(aws("ec2:AcceptVpcPeeringConnection"))?;
+        self.ec2
+            .accept_vpc_peering_connection()
+            .vpc_peering_connection_id(id)
+            .send()
+            .await
+            .map_err(aws("ec2:AcceptVpcPeeringConnection"))?;
         info!(side = self.label, connection = %id, "accepted peering connection");
         Ok(())
     }
@@ -176,14 +210,25 @@ impl Side {
     pub async fn set_dns(&self, id: &str, requester: bool, allow: bool) -> Result<(), PeeringError> {
         let options = PeeringConnectionOptionsRequest::builder().allow_dns_resolution_from_remote_vpc(allow).build();
         let call = self.ec2.modify_vpc_peering_connection_options().vpc_peering_connection_id(id);
-        let call = if requester { call.requester_peering_connection_options(options) } else { call.accepter_peering_connection_options(options) };
+        let call = if requester {
+            call.requester_peering_connection_options(options)
+        } else {
+            call.accepter_peering_connection_options(options)
+        };
         call.send().await.map_err(aws("ec2:ModifyVpcPeeringConnectionOptions"))?;
         info!(side = self.label, connection = %id, allow, "set DNS resolution from the remote VPC");
         Ok(())
     }
 
     pub async fn delete_connection(&self, id: &str) -> Result<(), PeeringError> {
-        match self.ec2.delete_vpc_peering_connection().vpc_peering_connection_id(id).send().await.map_err(aws("ec2:DeleteVpcPeeringConnection")) {
+        match self
+            .ec2
+            .delete_vpc_peering_connection()
+            .vpc_peering_connection_id(id)
+            .send()
+            .await
+            .map_err(aws("ec2:DeleteVpcPeeringConnection"))
+        {
             Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => Ok(()),
             Err(f) => Err(f.into()),
             Ok(_) => {
@@ -194,7 +239,12 @@ impl Side {
     }
 
     /// Apply route actions in order; returns what was done so a failure can be undone.
-    pub async fn apply(&self, actions: &[Action], connection_id: &str, ctx: &RequestContext) -> Result<Vec<Action>, (PeeringError, Vec<Action>)> {
+    pub async fn apply(
+        &self,
+        actions: &[Action],
+        connection_id: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Action>, (PeeringError, Vec<Action>)> {
         let mut done = Vec::new();
         for action in actions {
             let result = match action {
@@ -263,7 +313,8 @@ impl Side {
 }
 
 fn route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
-    let destination = r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).and_then(|d| parse_cidr(d).ok())?;
+    let destination =
+        r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).and_then(|d| parse_cidr(d).ok())?;
     let other = |kind: &'static str, id: &str| Target::Other { kind, id: id.to_string() };
     let target = if let Some(id) = r.vpc_peering_connection_id() {
         Target::Peering(id.into())
@@ -295,13 +346,26 @@ fn connection(p: &VpcPeeringConnection) -> Connection {
     let status = p.status();
     let info = |i: Option<&VpcPeeringConnectionVpcInfo>| {
         let vpc_id = i.and_then(|i| i.vpc_id()).unwrap_or_default().to_string();
-        let mut cidrs: Vec<IpNet> = i.map(|i| i.cidr_block_set()).unwrap_or_default().iter().filter_map(|c| c.cidr_block()).filter_map(|c| parse_cidr(c).ok()).collect();
+        let mut cidrs: Vec<IpNet> = i
+            .map(|i| i.cidr_block_set())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c.cidr_block())
+            .filter_map(|c| parse_cidr(c).ok())
+            .collect();
         // Some emulators leave the set empty and fill only the primary block.
         if cidrs.is_empty() {
             cidrs.extend(i.and_then(|i| i.cidr_block()).and_then(|c| parse_cidr(c).ok()));
         }
-        cidrs.extend(i.map(|i| i.ipv6_cidr_block_set()).unwrap_or_default().iter().filter_map(|c| c.ipv6_cidr_block()).filter_map(|c| parse_cidr(c).ok()));
-        let dns = i.and_then(|i| i.peering_options()).and_then(|o| o.allow_dns_resolution_from_remote_vpc()).unwrap_or(false);
+        cidrs.extend(
+            i.map(|i| i.ipv6_cidr_block_set())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|c| c.ipv6_cidr_block())
+                .filter_map(|c| parse_cidr(c).ok()),
+        );
+        let dns =
+            i.and_then(|i| i.peering_options()).and_then(|o| o.allow_dns_resolution_from_remote_vpc()).unwrap_or(false);
         (vpc_id, cidrs, dns)
     };
     let (requester_vpc_id, requester_cidrs, requester_dns) = info(p.requester_vpc_info());

@@ -11,10 +11,14 @@ pub enum PeeringError {
     #[error("property `{name}`: {problem}")]
     InvalidProperty { name: &'static str, problem: String },
 
-    #[error("{vpc_id} not found in account {account}, region {region}: check the id, the account (PeerOwnerId) and the region (PeerRegion)")]
+    #[error(
+        "{vpc_id} not found in account {account}, region {region}: check the id, the account (PeerOwnerId) and the region (PeerRegion)"
+    )]
     VpcNotFound { vpc_id: String, account: String, region: String },
 
-    #[error("route table {table_id} ({property}) not found in account {account}, region {region}: check the id and that it is on that side")]
+    #[error(
+        "route table {table_id} ({property}) not found in account {account}, region {region}: check the id and that it is on that side"
+    )]
     RouteTableNotFound { table_id: String, property: &'static str, account: String, region: String },
 
     #[error("route table {table_id} ({property}) belongs to {actual_vpc}, not {vpc_id}: list only that VPC's tables")]
@@ -23,7 +27,9 @@ pub enum PeeringError {
     #[error("overlapping CIDR blocks: {} ({local_vpc}) and {} ({peer_vpc}){}; peering cannot route between overlapping blocks: add one to ExcludeCidrs or peer other VPCs", .overlaps[0].local, .overlaps[0].peer, more(.overlaps.len()))]
     Overlap { local_vpc: String, peer_vpc: String, overlaps: Vec<Overlap> },
 
-    #[error("{vpc_id} has {attribute} turned off; DNS resolution over a peering needs enableDnsSupport and enableDnsHostnames on both VPCs: turn it on, or set AllowDnsResolution to false")]
+    #[error(
+        "{vpc_id} has {attribute} turned off; DNS resolution over a peering needs enableDnsSupport and enableDnsHostnames on both VPCs: turn it on, or set AllowDnsResolution to false"
+    )]
     DnsDisabled { vpc_id: String, attribute: &'static str },
 
     #[error("route conflict: {}{}; a route the stack did not create is never replaced: change or remove it, exclude the block (ExcludeCidrs), or leave the table out", .0[0], more(.0.len()))]
@@ -32,16 +38,22 @@ pub enum PeeringError {
     #[error("cannot assume {role_arn}: {failure}; check that the role's trust policy allows this function's role{}", if *.external_id { " and that PeerRoleExternalId matches its sts:ExternalId condition" } else { "" })]
     AssumeRole { role_arn: String, external_id: bool, failure: AwsFailure },
 
-    #[error("the peer is in account {peer_account}: give PeerRoleArn (a role there this function may assume) to route ({property}) and set DNS on its side, or let that account's stack accept with PeeringConnectionId")]
+    #[error(
+        "the peer is in account {peer_account}: give PeerRoleArn (a role there this function may assume) to route ({property}) and set DNS on its side, or let that account's stack accept with PeeringConnectionId"
+    )]
     PeerUnreachable { peer_account: String, property: &'static str },
 
-    #[error("peering connection {id} not found in this account and region: check PeeringConnectionId (accept mode accepts a connection requested from the other side)")]
+    #[error(
+        "peering connection {id} not found in this account and region: check PeeringConnectionId (accept mode accepts a connection requested from the other side)"
+    )]
     ConnectionNotFound { id: String },
 
     #[error("peering connection {id} is {status}: {message}")]
     ConnectionFailed { id: String, status: String, message: String },
 
-    #[error("peering connection {id} is still {status} after {waited_secs} s; raise the function's Timeout, or check that the peer side can accept it")]
+    #[error(
+        "peering connection {id} is still {status} after {waited_secs} s; raise the function's Timeout, or check that the peer side can accept it"
+    )]
     NotActiveInTime { id: String, status: String, waited_secs: u64 },
 
     #[error("{}", aws_reason(.0))]

@@ -18,7 +18,10 @@ pub struct Vpc {
 pub enum Target {
     Peering(String),
     /// Anything else (gateway, NAT, transit gateway, ENI, instance, local…): kind and id.
-    Other { kind: &'static str, id: String },
+    Other {
+        kind: &'static str,
+        id: String,
+    },
 }
 
 impl fmt::Display for Target {

@@ -76,6 +76,7 @@ pub fn overlaps(local: &[IpNet], peer: &[IpNet], excluded: &[IpNet]) -> Vec<Over
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // the case tables read best as tuples
 mod tests {
     use super::*;
     use crate::model::Route;
@@ -126,8 +127,12 @@ mod tests {
                 nets(&["10.2.0.0/16", "10.3.0.0/16", "2600:1f18:1::/56"]),
                 vec![],
                 vec![
-                    spec("rtb-a", "10.2.0.0/16"), spec("rtb-a", "10.3.0.0/16"), spec("rtb-a", "2600:1f18:1::/56"),
-                    spec("rtb-b", "10.2.0.0/16"), spec("rtb-b", "10.3.0.0/16"), spec("rtb-b", "2600:1f18:1::/56"),
+                    spec("rtb-a", "10.2.0.0/16"),
+                    spec("rtb-a", "10.3.0.0/16"),
+                    spec("rtb-a", "2600:1f18:1::/56"),
+                    spec("rtb-b", "10.2.0.0/16"),
+                    spec("rtb-b", "10.3.0.0/16"),
+                    spec("rtb-b", "2600:1f18:1::/56"),
                 ],
             ),
             (
@@ -145,7 +150,8 @@ mod tests {
     #[test]
     fn plan_routes_table() {
         let want_a = vec![spec("rtb-a", "10.2.0.0/16"), spec("rtb-a", "2600:1f18:1::/56")];
-        let blackhole = Route { blackhole: true, ..via("10.2.0.0/16", Target::Peering("pcx-0dddddddddddddd01".into())) };
+        let blackhole =
+            Route { blackhole: true, ..via("10.2.0.0/16", Target::Peering("pcx-0dddddddddddddd01".into())) };
         #[rustfmt::skip]
         let cases: Vec<(&str, Vec<RouteSpec>, Vec<RouteTable>, Vec<&str>, Option<&str>, Result<Vec<Action>, Vec<Conflict>>)> = vec![
             ("no-op: all there", want_a.clone(),
@@ -204,7 +210,8 @@ mod tests {
             ("IPv6 overlap", nets(&["2600:1f18::/56"]), nets(&["2600:1f18::/64"]), vec![], vec![("2600:1f18::/56", "2600:1f18::/64")]),
         ];
         for (case, local, peer, excluded, expected) in cases {
-            let expected: Vec<Overlap> = expected.into_iter().map(|(l, p)| Overlap { local: net(l), peer: net(p) }).collect();
+            let expected: Vec<Overlap> =
+                expected.into_iter().map(|(l, p)| Overlap { local: net(l), peer: net(p) }).collect();
             assert_eq!(overlaps(&local, &peer, &excluded), expected, "{case}");
         }
     }

@@ -54,21 +54,25 @@ impl PeeringProperties {
         if self.vpc_id == self.peer_vpc_id && self.peer_region.is_none() && self.peer_owner_id.is_none() {
             return invalid("PeerVpcId", "is the same VPC as VpcId".into());
         }
-        if let Some(owner) = &self.peer_owner_id {
-            if owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()) {
-                return invalid("PeerOwnerId", format!("`{owner}` is not a 12-digit AWS account id"));
-            }
+        if let Some(owner) = &self.peer_owner_id
+            && (owner.len() != 12 || !owner.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return invalid("PeerOwnerId", format!("`{owner}` is not a 12-digit AWS account id"));
         }
         if let Some(region) = &self.peer_region {
-            let ok = region.split('-').count() >= 3 && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            let ok = region.split('-').count() >= 3
+                && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
                 return invalid("PeerRegion", format!("`{region}` is not a region name such as eu-west-1"));
             }
         }
-        if let Some(arn) = &self.peer_role_arn {
-            if !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/")) {
-                return invalid("PeerRoleArn", format!("`{arn}` is not an IAM role ARN such as arn:aws:iam::222222222222:role/peering"));
-            }
+        if let Some(arn) = &self.peer_role_arn
+            && !(arn.starts_with("arn:aws") && arn.contains(":iam::") && arn.contains(":role/"))
+        {
+            return invalid(
+                "PeerRoleArn",
+                format!("`{arn}` is not an IAM role ARN such as arn:aws:iam::222222222222:role/peering"),
+            );
         }
         if self.peer_role_external_id.is_some() && self.peer_role_arn.is_none() {
             return invalid("PeerRoleExternalId", "is set without PeerRoleArn".into());
@@ -76,7 +80,11 @@ impl PeeringProperties {
         if let Some(id) = &self.peering_connection_id {
             check_id("PeeringConnectionId", id, "pcx-")?;
             if !self.peer_route_table_ids.is_empty() {
-                return invalid("PeerRouteTableIds", "is not used in accept mode (PeeringConnectionId): the requester's stack routes its own side".into());
+                return invalid(
+                    "PeerRouteTableIds",
+                    "is not used in accept mode (PeeringConnectionId): the requester's stack routes its own side"
+                        .into(),
+                );
             }
         }
         for id in &self.route_table_ids {
@@ -90,7 +98,10 @@ impl PeeringProperties {
         }
         for tag in &self.tags {
             if tag.key.is_empty() || tag.key.len() > 128 || tag.key.starts_with("aws:") {
-                return invalid("Tags", format!("`{}` is not a usable tag key (1 to 128 characters, not starting with aws:)", tag.key));
+                return invalid(
+                    "Tags",
+                    format!("`{}` is not a usable tag key (1 to 128 characters, not starting with aws:)", tag.key),
+                );
             }
         }
         Ok(())
@@ -103,7 +114,13 @@ impl PeeringProperties {
     /// A change of any of these means a new connection (a new physical id).
     pub fn same_connection(&self, other: &Self) -> bool {
         (&self.vpc_id, &self.peer_vpc_id, &self.peer_owner_id, &self.peer_region, &self.peering_connection_id)
-            == (&other.vpc_id, &other.peer_vpc_id, &other.peer_owner_id, &other.peer_region, &other.peering_connection_id)
+            == (
+                &other.vpc_id,
+                &other.peer_vpc_id,
+                &other.peer_owner_id,
+                &other.peer_region,
+                &other.peering_connection_id,
+            )
     }
 }
 
@@ -112,7 +129,10 @@ fn check_id(name: &'static str, id: &str, prefix: &str) -> Result<(), PeeringErr
     if rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(());
     }
-    Err(PeeringError::InvalidProperty { name, problem: format!("`{id}` is not an id such as {prefix}0123456789abcdef0") })
+    Err(PeeringError::InvalidProperty {
+        name,
+        problem: format!("`{id}` is not an id such as {prefix}0123456789abcdef0"),
+    })
 }
 
 #[cfg(test)]
@@ -134,18 +154,62 @@ mod tests {
     fn validation_table() {
         let cases: Vec<(&str, Value, Result<(), &str>)> = vec![
             ("minimal", json!({}), Ok(())),
-            ("everything", json!({"PeerOwnerId": "222222222222", "PeerRegion": "eu-west-1", "PeerRoleArn": "arn:aws:iam::222222222222:role/peering", "PeerRoleExternalId": "x", "RouteTableIds": ["rtb-0123456789abcdef0"], "PeerRouteTableIds": ["rtb-0fedcba9876543210"], "AllowDnsResolution": "false", "ExcludeCidrs": ["100.64.0.0/16"], "Tags": [{"Key": "team", "Value": "platform"}]}), Ok(())),
-            ("typo", json!({"RouteTableId": ["rtb-0123456789abcdef0"]}), Err("unknown property `RouteTableId`; did you mean `RouteTableIds`?")),
-            ("bad vpc id", json!({"VpcId": "vpc-xyz"}), Err("property `VpcId`: `vpc-xyz` is not an id such as vpc-0123456789abcdef0")),
-            ("same vpc", json!({"PeerVpcId": "vpc-0a1b2c3d4e5f60718"}), Err("property `PeerVpcId`: is the same VPC as VpcId")),
-            ("bad owner", json!({"PeerOwnerId": "2222"}), Err("property `PeerOwnerId`: `2222` is not a 12-digit AWS account id")),
-            ("bad region", json!({"PeerRegion": "Ireland"}), Err("property `PeerRegion`: `Ireland` is not a region name such as eu-west-1")),
-            ("bad role", json!({"PeerRoleArn": "peering"}), Err("property `PeerRoleArn`: `peering` is not an IAM role ARN")),
-            ("external id alone", json!({"PeerRoleExternalId": "x"}), Err("property `PeerRoleExternalId`: is set without PeerRoleArn")),
+            (
+                "everything",
+                json!({"PeerOwnerId": "222222222222", "PeerRegion": "eu-west-1", "PeerRoleArn": "arn:aws:iam::222222222222:role/peering", "PeerRoleExternalId": "x", "RouteTableIds": ["rtb-0123456789abcdef0"], "PeerRouteTableIds": ["rtb-0fedcba9876543210"], "AllowDnsResolution": "false", "ExcludeCidrs": ["100.64.0.0/16"], "Tags": [{"Key": "team", "Value": "platform"}]}),
+                Ok(()),
+            ),
+            (
+                "typo",
+                json!({"RouteTableId": ["rtb-0123456789abcdef0"]}),
+                Err("unknown property `RouteTableId`; did you mean `RouteTableIds`?"),
+            ),
+            (
+                "bad vpc id",
+                json!({"VpcId": "vpc-xyz"}),
+                Err("property `VpcId`: `vpc-xyz` is not an id such as vpc-0123456789abcdef0"),
+            ),
+            (
+                "same vpc",
+                json!({"PeerVpcId": "vpc-0a1b2c3d4e5f60718"}),
+                Err("property `PeerVpcId`: is the same VPC as VpcId"),
+            ),
+            (
+                "bad owner",
+                json!({"PeerOwnerId": "2222"}),
+                Err("property `PeerOwnerId`: `2222` is not a 12-digit AWS account id"),
+            ),
+            (
+                "bad region",
+                json!({"PeerRegion": "Ireland"}),
+                Err("property `PeerRegion`: `Ireland` is not a region name such as eu-west-1"),
+            ),
+            (
+                "bad role",
+                json!({"PeerRoleArn": "peering"}),
+                Err("property `PeerRoleArn`: `peering` is not an IAM role ARN"),
+            ),
+            (
+                "external id alone",
+                json!({"PeerRoleExternalId": "x"}),
+                Err("property `PeerRoleExternalId`: is set without PeerRoleArn"),
+            ),
             ("bad table", json!({"RouteTableIds": ["rtb-1"]}), Err("property `RouteTableIds`: `rtb-1` is not an id")),
-            ("bad cidr", json!({"ExcludeCidrs": ["10.0.0.0/33"]}), Err("property `ExcludeCidrs`: `10.0.0.0/33` is not a CIDR block")),
-            ("accept mode with peer tables", json!({"PeeringConnectionId": "pcx-0123456789abcdef0", "PeerRouteTableIds": ["rtb-0fedcba9876543210"]}), Err("property `PeerRouteTableIds`: is not used in accept mode")),
-            ("dns as a word", json!({"AllowDnsResolution": "yes"}), Err("property `AllowDnsResolution`: expected true or false, got `yes`")),
+            (
+                "bad cidr",
+                json!({"ExcludeCidrs": ["10.0.0.0/33"]}),
+                Err("property `ExcludeCidrs`: `10.0.0.0/33` is not a CIDR block"),
+            ),
+            (
+                "accept mode with peer tables",
+                json!({"PeeringConnectionId": "pcx-0123456789abcdef0", "PeerRouteTableIds": ["rtb-0fedcba9876543210"]}),
+                Err("property `PeerRouteTableIds`: is not used in accept mode"),
+            ),
+            (
+                "dns as a word",
+                json!({"AllowDnsResolution": "yes"}),
+                Err("property `AllowDnsResolution`: expected true or false, got `yes`"),
+            ),
         ];
         for (case, extra, expected) in cases {
             match (props(extra), expected) {

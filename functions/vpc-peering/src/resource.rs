@@ -47,13 +47,22 @@ impl VpcPeering {
         if let Some(account) = ctx.stack_id.split(':').nth(4).filter(|a| a.len() == 12) {
             return Ok(account.into());
         }
-        let me = self.sts.get_caller_identity().send().await.map_err(|e| AwsFailure::from_sdk("sts:GetCallerIdentity", &e))?;
+        let me = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| AwsFailure::from_sdk("sts:GetCallerIdentity", &e))?;
         Ok(me.account().unwrap_or_default().into())
     }
 
     /// Both sides. The peer is `None` in accept mode (the requester routes its own side) and
     /// when it is in another account with no role to assume.
-    async fn sides(&self, ctx: &RequestContext, props: &PeeringProperties) -> Result<(Side, Option<Side>), PeeringError> {
+    async fn sides(
+        &self,
+        ctx: &RequestContext,
+        props: &PeeringProperties,
+    ) -> Result<(Side, Option<Side>), PeeringError> {
         let account = self.account(ctx).await?;
         let region = self.region();
         let local = Side { ec2: self.ec2.clone(), account: account.clone(), region: region.clone(), label: "local" };
@@ -69,12 +78,21 @@ impl VpcPeering {
         } else if peer_account != account {
             return Ok((local, None));
         }
-        let peer = Side { ec2: Ec2::from_conf(config.build()), account: peer_account, region: peer_region, label: "peer" };
+        let peer =
+            Side { ec2: Ec2::from_conf(config.build()), account: peer_account, region: peer_region, label: "peer" };
         Ok((local, Some(peer)))
     }
 
-    async fn assume(&self, role_arn: &str, external_id: Option<&str>) -> Result<aws_sdk_ec2::config::Credentials, PeeringError> {
-        let failed = |failure| PeeringError::AssumeRole { role_arn: role_arn.into(), external_id: external_id.is_some(), failure };
+    async fn assume(
+        &self,
+        role_arn: &str,
+        external_id: Option<&str>,
+    ) -> Result<aws_sdk_ec2::config::Credentials, PeeringError> {
+        let failed = |failure| PeeringError::AssumeRole {
+            role_arn: role_arn.into(),
+            external_id: external_id.is_some(),
+            failure,
+        };
         let out = self
             .sts
             .assume_role()
@@ -85,10 +103,20 @@ impl VpcPeering {
             .await
             .map_err(|e| failed(AwsFailure::from_sdk("sts:AssumeRole", &e)))?;
         let c = out.credentials().ok_or_else(|| {
-            failed(AwsFailure { action: "sts:AssumeRole", code: "InvalidResponse".into(), message: "no credentials returned".into() })
+            failed(AwsFailure {
+                action: "sts:AssumeRole",
+                code: "InvalidResponse".into(),
+                message: "no credentials returned".into(),
+            })
         })?;
         info!(role = %role_arn, "assumed the peer role");
-        Ok(aws_sdk_ec2::config::Credentials::new(c.access_key_id(), c.secret_access_key(), Some(c.session_token().into()), None, "peer-role"))
+        Ok(aws_sdk_ec2::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().into()),
+            None,
+            "peer-role",
+        ))
     }
 
     /// Create, or update in place: make the connection, DNS and routes match `props`.
@@ -104,7 +132,10 @@ impl VpcPeering {
         let accept_mode = props.peering_connection_id.is_some();
         let (local, peer) = self.sides(ctx, props).await?;
         if peer.is_none() && !props.peer_route_table_ids.is_empty() {
-            return Err(PeeringError::PeerUnreachable { peer_account: props.peer_owner_id.clone().unwrap_or_default(), property: "PeerRouteTableIds" });
+            return Err(PeeringError::PeerUnreachable {
+                peer_account: props.peer_owner_id.clone().unwrap_or_default(),
+                property: "PeerRouteTableIds",
+            });
         }
 
         // Observe.
@@ -115,9 +146,13 @@ impl VpcPeering {
             None => None,
         };
         let connection = match existing.or(props.peering_connection_id.as_deref()) {
-            Some(id) => {
-                Some(local.connection(id).await?.filter(|c| !c.is_gone()).ok_or_else(|| PeeringError::ConnectionNotFound { id: id.into() })?)
-            }
+            Some(id) => Some(
+                local
+                    .connection(id)
+                    .await?
+                    .filter(|c| !c.is_gone())
+                    .ok_or_else(|| PeeringError::ConnectionNotFound { id: id.into() })?,
+            ),
             None => local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?,
         };
         let peer_cidrs = match (&peer_vpc, &connection) {
@@ -131,7 +166,11 @@ impl VpcPeering {
         // Check, before anything is created or changed.
         let found = overlaps(&local_vpc.cidrs, &peer_cidrs, &excluded);
         if !found.is_empty() {
-            return Err(PeeringError::Overlap { local_vpc: props.vpc_id.clone(), peer_vpc: props.peer_vpc_id.clone(), overlaps: found });
+            return Err(PeeringError::Overlap {
+                local_vpc: props.vpc_id.clone(),
+                peer_vpc: props.peer_vpc_id.clone(),
+                overlaps: found,
+            });
         }
         if props.allow_dns_resolution {
             for vpc in std::iter::once(&local_vpc).chain(peer_vpc.as_ref()) {
@@ -140,15 +179,36 @@ impl VpcPeering {
         }
         let old_tables = |f: fn(&PeeringProperties) -> &Vec<String>| old.map(|o| f(o).clone()).unwrap_or_default();
         let mut routes = vec![
-            self.side_routes(&local, &props.vpc_id, "RouteTableIds", &props.route_table_ids, &old_tables(|p| &p.route_table_ids), &peer_cidrs, &excluded).await?,
+            self.side_routes(
+                &local,
+                &props.vpc_id,
+                "RouteTableIds",
+                &props.route_table_ids,
+                &old_tables(|p| &p.route_table_ids),
+                &peer_cidrs,
+                &excluded,
+            )
+            .await?,
         ];
         if let Some(peer) = &peer {
             let tables = &props.peer_route_table_ids;
-            routes.push(self.side_routes(peer, &props.peer_vpc_id, "PeerRouteTableIds", tables, &old_tables(|p| &p.peer_route_table_ids), &local_vpc.cidrs, &excluded).await?);
+            routes.push(
+                self.side_routes(
+                    peer,
+                    &props.peer_vpc_id,
+                    "PeerRouteTableIds",
+                    tables,
+                    &old_tables(|p| &p.peer_route_table_ids),
+                    &local_vpc.cidrs,
+                    &excluded,
+                )
+                .await?,
+            );
         }
         let connection_id = connection.as_ref().map(|c| c.id.as_str());
         for side in &routes {
-            plan_routes(&side.desired, &side.observed, &side.managed, connection_id).map_err(PeeringError::RouteConflicts)?;
+            plan_routes(&side.desired, &side.observed, &side.managed, connection_id)
+                .map_err(PeeringError::RouteConflicts)?;
         }
 
         // Apply: the connection first; a Create that fails after making it undoes its work.
@@ -156,11 +216,17 @@ impl VpcPeering {
             Some(c) => (c, false),
             None => {
                 ctx.step("creating the peering connection");
-                let mut tags = vec![(STACK_TAG.to_string(), ctx.stack_id.clone()), (LOGICAL_TAG.to_string(), ctx.logical_resource_id.clone())];
+                let mut tags = vec![
+                    (STACK_TAG.to_string(), ctx.stack_id.clone()),
+                    (LOGICAL_TAG.to_string(), ctx.logical_resource_id.clone()),
+                ];
                 tags.extend(props.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
                 let peer_owner = props.peer_owner_id.as_deref();
                 let peer_region = props.peer_region.as_deref();
-                (local.create_connection(&props.vpc_id, &props.peer_vpc_id, peer_owner, peer_region, &tags).await?, true)
+                (
+                    local.create_connection(&props.vpc_id, &props.peer_vpc_id, peer_owner, peer_region, &tags).await?,
+                    true,
+                )
             }
         };
         let id = connection.id.clone();
@@ -194,10 +260,20 @@ impl VpcPeering {
         for id in tables {
             match observed.iter().find(|t| &t.id == id) {
                 None => {
-                    return Err(PeeringError::RouteTableNotFound { table_id: id.clone(), property, account: side.account.clone(), region: side.region.clone() });
+                    return Err(PeeringError::RouteTableNotFound {
+                        table_id: id.clone(),
+                        property,
+                        account: side.account.clone(),
+                        region: side.region.clone(),
+                    });
                 }
                 Some(t) if t.vpc_id != vpc_id => {
-                    return Err(PeeringError::RouteTableNotInVpc { table_id: id.clone(), property, vpc_id: vpc_id.into(), actual_vpc: t.vpc_id.clone() });
+                    return Err(PeeringError::RouteTableNotInVpc {
+                        table_id: id.clone(),
+                        property,
+                        vpc_id: vpc_id.into(),
+                        actual_vpc: t.vpc_id.clone(),
+                    });
                 }
                 Some(_) => {}
             }
@@ -239,7 +315,8 @@ impl VpcPeering {
             }
         }
         for side in routes {
-            let actions = plan_routes(&side.desired, &side.observed, &side.managed, Some(&id)).map_err(PeeringError::RouteConflicts)?;
+            let actions = plan_routes(&side.desired, &side.observed, &side.managed, Some(&id))
+                .map_err(PeeringError::RouteConflicts)?;
             apply(side.side, &actions, &id, ctx).await?;
         }
         Ok(connection)
@@ -256,18 +333,20 @@ impl VpcPeering {
         id: &str,
         delete_connection: bool,
     ) -> Result<(), PeeringError> {
-        let sides = std::iter::once((local, &props.route_table_ids)).chain(peer.map(|p| (p, &props.peer_route_table_ids)));
+        let sides =
+            std::iter::once((local, &props.route_table_ids)).chain(peer.map(|p| (p, &props.peer_route_table_ids)));
         for (side, tables) in sides {
             let managed: BTreeSet<String> = tables.iter().cloned().collect();
             let observed = side.route_tables(tables).await?;
             let actions = plan_routes(&[], &observed, &managed, Some(id)).map_err(PeeringError::RouteConflicts)?;
             apply(side, &actions, id, ctx).await?;
         }
-        if delete_connection && props.peering_connection_id.is_none() {
-            if let Some(c) = local.connection(id).await?.filter(|c| !c.is_gone()) {
-                ctx.step(format!("deleting {id}"));
-                local.delete_connection(&c.id).await?;
-            }
+        if delete_connection
+            && props.peering_connection_id.is_none()
+            && let Some(c) = local.connection(id).await?.filter(|c| !c.is_gone())
+        {
+            ctx.step(format!("deleting {id}"));
+            local.delete_connection(&c.id).await?;
         }
         Ok(())
     }
@@ -276,7 +355,12 @@ impl VpcPeering {
 /// Accept the connection if this resource can and it is pending, and wait until it is active.
 /// Returns it pending when only the other account can accept. Stops waiting while there is
 /// still time to undo a Create.
-async fn settle(ctx: &RequestContext, local: &Side, accepter: Option<&Side>, mut connection: Connection) -> Result<Connection, PeeringError> {
+async fn settle(
+    ctx: &RequestContext,
+    local: &Side,
+    accepter: Option<&Side>,
+    mut connection: Connection,
+) -> Result<Connection, PeeringError> {
     const RESERVE: Duration = Duration::from_secs(5);
     let started = Instant::now();
     let mut pause = Duration::from_millis(250);
@@ -292,11 +376,19 @@ async fn settle(ctx: &RequestContext, local: &Side, accepter: Option<&Side>, mut
             }
             ("initiating-request" | "provisioning" | "pending-acceptance", _) => {}
             (status, _) => {
-                return Err(PeeringError::ConnectionFailed { id: connection.id.clone(), status: status.into(), message: connection.message.clone() });
+                return Err(PeeringError::ConnectionFailed {
+                    id: connection.id.clone(),
+                    status: status.into(),
+                    message: connection.message.clone(),
+                });
             }
         }
         if ctx.time_left() < RESERVE + pause {
-            return Err(PeeringError::NotActiveInTime { id: connection.id.clone(), status: connection.status.clone(), waited_secs: started.elapsed().as_secs() });
+            return Err(PeeringError::NotActiveInTime {
+                id: connection.id.clone(),
+                status: connection.status.clone(),
+                waited_secs: started.elapsed().as_secs(),
+            });
         }
         ctx.step(format!("waiting for {} to become active", connection.id));
         tokio::time::sleep(pause).await;
@@ -310,7 +402,9 @@ async fn apply(side: &Side, actions: &[Action], id: &str, ctx: &RequestContext) 
     match side.apply(actions, id, ctx).await {
         Ok(_) => Ok(()),
         Err((cause, done)) if done.is_empty() => Err(cause),
-        Err((cause, done)) => Err(PeeringError::PartlyApplied { cause: Box::new(cause), done: done.len(), side: side.label }),
+        Err((cause, done)) => {
+            Err(PeeringError::PartlyApplied { cause: Box::new(cause), done: done.len(), side: side.label })
+        }
     }
 }
 
@@ -357,7 +451,12 @@ impl CustomResource for VpcPeering {
         }
     }
 
-    async fn delete(&self, ctx: &RequestContext, physical_id: &str, props: PeeringProperties) -> Result<(), PeeringError> {
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        props: PeeringProperties,
+    ) -> Result<(), PeeringError> {
         if !physical_id.starts_with("pcx-") {
             info!(physical_id, "not a peering connection id: nothing to delete");
             return Ok(());

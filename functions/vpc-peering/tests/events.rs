@@ -13,7 +13,8 @@ fn every_sample_event_parses() {
     for entry in std::fs::read_dir(&dir).expect("events/vpc-peering exists") {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        let payload: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let payload: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let request = Request::parse(&payload).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(request.resource_type, "Custom::VpcPeering", "{}", path.display());
         for raw in std::iter::once(&request.properties).chain(request.old_properties.as_ref()) {

@@ -32,17 +32,16 @@ pub(crate) async fn put_response(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left < MIN_ATTEMPT {
-            let last = if attempts == 0 { "no time was left before the deadline".to_string() } else { "deadline reached".to_string() };
+            let last = if attempts == 0 {
+                "no time was left before the deadline".to_string()
+            } else {
+                "deadline reached".to_string()
+            };
             return Err(NotDelivered { attempts, last });
         }
         attempts += 1;
-        let sent = http
-            .put(url)
-            .header(CONTENT_TYPE, "")
-            .body(body.clone())
-            .timeout(left.min(MAX_ATTEMPT))
-            .send()
-            .await;
+        let sent =
+            http.put(url).header(CONTENT_TYPE, "").body(body.clone()).timeout(left.min(MAX_ATTEMPT)).send().await;
         let failure = match sent {
             Ok(r) if r.status().is_success() => return Ok(attempts),
             Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => format!("HTTP {}", r.status()),

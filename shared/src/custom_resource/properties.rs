@@ -34,10 +34,10 @@ pub fn parse<P: DeserializeOwned>(raw: &Value) -> Result<P, PropertiesError> {
     }
     // Checked before serde so the message can name the property meant.
     let known = field_names::<P>();
-    if !known.is_empty() {
-        if let Some(name) = props.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(PropertiesError::Unknown { name: name.clone(), suggestion: closest(name, known) });
-        }
+    if !known.is_empty()
+        && let Some(name) = props.keys().find(|k| !known.contains(&k.as_str()))
+    {
+        return Err(PropertiesError::Unknown { name: name.clone(), suggestion: closest(name, known) });
     }
     serde_path_to_error::deserialize(Value::Object(props)).map_err(|err| {
         let path = err.path().to_string();
@@ -92,8 +92,8 @@ fn field_names<P: DeserializeOwned>() -> &'static [&'static str] {
 
 /// `deserialize_with` helpers for CloudFormation's stringly typed scalars.
 pub mod cfn {
-    use serde::de::{DeserializeOwned, Deserializer, Error};
     use serde::Deserialize;
+    use serde::de::{DeserializeOwned, Deserializer, Error};
     use serde_json::Value;
     use std::fmt::Display;
     use std::str::FromStr;
@@ -223,9 +223,8 @@ mod tests {
             v
         };
         let ok = |p: Props| Ok::<Props, PropertiesError>(p);
-        let invalid = |path: &str, message: &str| {
-            Err(PropertiesError::Invalid { path: path.into(), message: message.into() })
-        };
+        let invalid =
+            |path: &str, message: &str| Err(PropertiesError::Invalid { path: path.into(), message: message.into() });
         let cases: Vec<(&str, Value, Result<Props, PropertiesError>)> = vec![
             ("string number", base(), ok(props(json!(443), None))),
             ("JSON number", set(base(), "Port", json!(443)), ok(props(json!(443), None))),
@@ -254,14 +253,46 @@ mod tests {
                 set(base(), "Colour", json!("blue")),
                 Err(PropertiesError::Unknown { name: "Colour".into(), suggestion: None }),
             ),
-            ("missing required", drop(base(), "RouteTableIds"), Err(PropertiesError::Missing { name: "RouteTableIds".into() })),
-            ("word for a number", set(base(), "Port", json!("https")), invalid("Port", "expected a whole number (0 or more), got `https`")),
-            ("number out of range", set(base(), "Port", json!("70000")), invalid("Port", "expected a whole number (0 or more), got `70000`")),
-            ("negative JSON number", set(base(), "Port", json!(-1)), invalid("Port", "expected a whole number (0 or more), got -1")),
-            ("list for a number", set(base(), "Port", json!(["443"])), invalid("Port", "expected a whole number (0 or more), got a list")),
-            ("word for a bool", set(base(), "EnableDns", json!("yes")), invalid("EnableDns", "expected true or false, got `yes`")),
-            ("string for a list", set(base(), "RouteTableIds", json!("rtb-1")), invalid("RouteTableIds", "invalid type: string \"rtb-1\", expected a sequence")),
-            ("bad list item", set(base(), "Ports", json!(["80", "x"])), invalid("Ports", "expected a whole number (0 or more), got `x`")),
+            (
+                "missing required",
+                drop(base(), "RouteTableIds"),
+                Err(PropertiesError::Missing { name: "RouteTableIds".into() }),
+            ),
+            (
+                "word for a number",
+                set(base(), "Port", json!("https")),
+                invalid("Port", "expected a whole number (0 or more), got `https`"),
+            ),
+            (
+                "number out of range",
+                set(base(), "Port", json!("70000")),
+                invalid("Port", "expected a whole number (0 or more), got `70000`"),
+            ),
+            (
+                "negative JSON number",
+                set(base(), "Port", json!(-1)),
+                invalid("Port", "expected a whole number (0 or more), got -1"),
+            ),
+            (
+                "list for a number",
+                set(base(), "Port", json!(["443"])),
+                invalid("Port", "expected a whole number (0 or more), got a list"),
+            ),
+            (
+                "word for a bool",
+                set(base(), "EnableDns", json!("yes")),
+                invalid("EnableDns", "expected true or false, got `yes`"),
+            ),
+            (
+                "string for a list",
+                set(base(), "RouteTableIds", json!("rtb-1")),
+                invalid("RouteTableIds", "invalid type: string \"rtb-1\", expected a sequence"),
+            ),
+            (
+                "bad list item",
+                set(base(), "Ports", json!(["80", "x"])),
+                invalid("Ports", "expected a whole number (0 or more), got `x`"),
+            ),
             ("not an object", json!("Port=443"), Err(PropertiesError::NotAnObject)),
         ];
         for (case, raw, expected) in cases {

@@ -49,7 +49,7 @@ pub enum EnvelopeError {
     NoResponseUrl(&'static str),
     /// Answer FAILED at `target.url`.
     #[error("the request is not a valid custom-resource request: {problem}")]
-    Unusable { target: ResponseTarget, problem: String },
+    Unusable { target: Box<ResponseTarget>, problem: String },
 }
 
 impl Request {
@@ -69,7 +69,7 @@ impl Request {
             logical_resource_id: text(obj, "LogicalResourceId").unwrap_or_default(),
             physical_resource_id: text(obj, "PhysicalResourceId"),
         };
-        let unusable = |problem: String| EnvelopeError::Unusable { target: target.clone(), problem };
+        let unusable = |problem: String| EnvelopeError::Unusable { target: Box::new(target.clone()), problem };
 
         for field in ["StackId", "RequestId", "LogicalResourceId", "ResourceType"] {
             if text(obj, field).is_none() {
@@ -151,8 +151,16 @@ mod tests {
         // (case, payload, Ok(type) | Err("no-url" | "unusable: <fragment>"))
         let cases: Vec<(&str, Value, Result<RequestType, &str>)> = vec![
             ("create", create(), Ok(RequestType::Create)),
-            ("update", with(with(create(), "RequestType", json!("Update")), "PhysicalResourceId", json!("p-1")), Ok(RequestType::Update)),
-            ("delete", with(with(create(), "RequestType", json!("Delete")), "PhysicalResourceId", json!("p-1")), Ok(RequestType::Delete)),
+            (
+                "update",
+                with(with(create(), "RequestType", json!("Update")), "PhysicalResourceId", json!("p-1")),
+                Ok(RequestType::Update),
+            ),
+            (
+                "delete",
+                with(with(create(), "RequestType", json!("Delete")), "PhysicalResourceId", json!("p-1")),
+                Ok(RequestType::Delete),
+            ),
             ("not an object", json!([1, 2]), Err("no-url")),
             ("no ResponseURL", without(create(), "ResponseURL"), Err("no-url")),
             ("ResponseURL not a URL", with(create(), "ResponseURL", json!("nope")), Err("no-url")),
@@ -160,8 +168,16 @@ mod tests {
             ("unknown RequestType", with(create(), "RequestType", json!("Upsert")), Err("unusable: `Upsert`")),
             ("RequestType missing", without(create(), "RequestType"), Err("unusable: `RequestType` is missing")),
             ("StackId missing", without(create(), "StackId"), Err("unusable: `StackId`")),
-            ("Delete without physical id", with(create(), "RequestType", json!("Delete")), Err("unusable: `PhysicalResourceId`")),
-            ("properties a list", with(create(), "ResourceProperties", json!([])), Err("unusable: `ResourceProperties`")),
+            (
+                "Delete without physical id",
+                with(create(), "RequestType", json!("Delete")),
+                Err("unusable: `PhysicalResourceId`"),
+            ),
+            (
+                "properties a list",
+                with(create(), "ResourceProperties", json!([])),
+                Err("unusable: `ResourceProperties`"),
+            ),
             ("properties missing", without(create(), "ResourceProperties"), Ok(RequestType::Create)),
         ];
         for (case, payload, expected) in cases {

@@ -159,7 +159,8 @@ mod tests {
 
     #[test]
     fn reason_ends_with_the_log_stream() {
-        let body = parsed(&response("route exists\nelsewhere", &[]).to_body(&target(), Some("2026/11/22/[$LATEST]abc")));
+        let body =
+            parsed(&response("route exists\nelsewhere", &[]).to_body(&target(), Some("2026/11/22/[$LATEST]abc")));
         assert_eq!(body["Reason"], "route exists elsewhere (log stream 2026/11/22/[$LATEST]abc)");
         assert_eq!(body["Status"], "FAILED");
         assert_eq!(body["PhysicalResourceId"], "pcx-1");

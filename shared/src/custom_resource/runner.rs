@@ -172,7 +172,8 @@ impl Protocol {
         let request = match Request::parse(&event.payload) {
             Ok(request) => request,
             Err(EnvelopeError::Unusable { target, problem }) => {
-                let physical_id = target.physical_resource_id.clone().unwrap_or_else(|| failed_create_id(&target.request_id));
+                let physical_id =
+                    target.physical_resource_id.clone().unwrap_or_else(|| failed_create_id(&target.request_id));
                 let response = failed(physical_id, format!("invalid request: {problem}"));
                 let span = info_span!("request", request_id = %target.request_id, logical_resource_id = %target.logical_resource_id);
                 return self.deliver(&target, &response, deadline).instrument(span).await;
@@ -206,7 +207,10 @@ impl Protocol {
         let physical_id = request.target.physical_resource_id.clone();
         if request.request_type == RequestType::Delete && physical_id.as_deref().is_some_and(is_failed_create_id) {
             // The rollback of a Create we answered FAILED: it made nothing.
-            return succeeded(Outcome::new(physical_id.unwrap_or_default()), "nothing to delete: the Create had failed");
+            return succeeded(
+                Outcome::new(physical_id.unwrap_or_default()),
+                "nothing to delete: the Create had failed",
+            );
         }
         let guard = deadline - self.settings.deadline_margin.min(deadline.saturating_duration_since(started) / 2);
         let ctx = RequestContext::new(request, guard);
@@ -242,7 +246,12 @@ impl Protocol {
         }
     }
 
-    async fn deliver(&self, target: &ResponseTarget, response: &Response, deadline: Instant) -> Result<(), ProtocolError> {
+    async fn deliver(
+        &self,
+        target: &ResponseTarget,
+        response: &Response,
+        deadline: Instant,
+    ) -> Result<(), ProtocolError> {
         let body = response.to_body(target, self.settings.log_stream.as_deref());
         match put_response(&self.http, &target.url, body, deadline).await {
             Ok(attempts) => {
@@ -265,7 +274,11 @@ impl Protocol {
 
 /// Parse the properties (step 2) and call the resource. Runs in its own task so a panic or
 /// the deadline guard cannot stop the response.
-async fn dispatch<R: CustomResource>(resource: Arc<R>, request: Request, ctx: RequestContext) -> Result<Outcome, String> {
+async fn dispatch<R: CustomResource>(
+    resource: Arc<R>,
+    request: Request,
+    ctx: RequestContext,
+) -> Result<Outcome, String> {
     let props: R::Properties =
         properties::parse(&request.properties).map_err(|e| format!("invalid properties: {e}"))?;
     let physical_id = request.target.physical_resource_id.as_deref().unwrap_or_default();

@@ -68,7 +68,12 @@ impl Probe {
             Behaviour::AwsError => {
                 ctx.step("looking up a queue that does not exist");
                 let queue = &props.queue_name;
-                self.sqs.get_queue_url().queue_name(queue).send().await.map_err(|e| AwsFailure::from_sdk("sqs:GetQueueUrl", &e))?;
+                self.sqs
+                    .get_queue_url()
+                    .queue_name(queue)
+                    .send()
+                    .await
+                    .map_err(|e| AwsFailure::from_sdk("sqs:GetQueueUrl", &e))?;
                 Ok(())
             }
             Behaviour::Panic => panic!("the probe was asked to panic"),

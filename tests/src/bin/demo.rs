@@ -10,7 +10,12 @@ fn main() {
     let moto = Moto::start();
     let proxy = Proxy::start(&moto.url());
     let receiver = Receiver::start();
-    println!("moto on {}, counting proxy on {}, CloudFormation receiver on {}", moto.url(), proxy.url(), receiver.url(""));
+    println!(
+        "moto on {}, counting proxy on {}, CloudFormation receiver on {}",
+        moto.url(),
+        proxy.url(),
+        receiver.url("")
+    );
 
     protocol_probe(&proxy, &receiver);
     vpc_peering(&moto, &proxy, &receiver);
@@ -25,7 +30,8 @@ fn vpc_peering(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
     let (ec2, peer_ec2) = (aws.ec2("us-east-1"), peer_aws.ec2("eu-west-1"));
     let local = vpc(&aws, &ec2, "10.0.0.0/16", &["10.1.0.0/16"], true);
     let peer = vpc(&peer_aws, &peer_ec2, "10.2.0.0/16", &["100.64.0.0/16"], true);
-    let (app, data, peer_table) = (table(&aws, &ec2, &local), table(&aws, &ec2, &local), table(&peer_aws, &peer_ec2, &peer));
+    let (app, data, peer_table) =
+        (table(&aws, &ec2, &local), table(&aws, &ec2, &local), table(&peer_aws, &peer_ec2, &peer));
     println!("local {} {:?}, route tables {app} {data}", local.id, local.cidrs);
     println!("peer  {} {:?}, route table {peer_table} (100.64.0.0/16 excluded)", peer.id, peer.cidrs);
     let lambda = Lambda::start("vpc-peering", &binary("vpc-peering"), 60, &[("AWS_ENDPOINT_URL", &proxy.url())]);
@@ -38,12 +44,18 @@ fn vpc_peering(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
     let mut fewer = properties.clone();
     fewer["RouteTableIds"] = json!([app]);
     let mut physical_id = String::new();
-    let steps = [("Create", "create.cross-account", properties.clone(), Value::Null), ("Update (drop a table)", "update.add-table", fewer.clone(), properties), ("Delete", "delete", fewer, Value::Null)];
+    let steps = [
+        ("Create", "create.cross-account", properties.clone(), Value::Null),
+        ("Update (drop a table)", "update.add-table", fewer.clone(), properties),
+        ("Delete", "delete", fewer, Value::Null),
+    ];
     for (i, (step, event, props, old)) in steps.into_iter().enumerate() {
         proxy.reset();
         let name = format!("peering-{i}");
         let mut request = load_event(&format!("events/vpc-peering/{event}.json"), &response_url(receiver, &name));
-        request["StackId"] = json!("arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11");
+        request["StackId"] = json!(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11"
+        );
         request["ResourceProperties"] = props;
         if !old.is_null() {
             request["OldResourceProperties"] = old;
@@ -52,17 +64,33 @@ fn vpc_peering(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
             request["PhysicalResourceId"] = json!(physical_id);
         }
         let invocation = lambda.invoke_json(&request);
-        let answer = receiver.received_at(&format!("/cloudformation-custom-resource-response/{name}")).pop().map(|r| r.json()).unwrap_or(Value::Null);
+        let answer = receiver
+            .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
+            .pop()
+            .map(|r| r.json())
+            .unwrap_or(Value::Null);
         physical_id = answer["PhysicalResourceId"].as_str().unwrap_or_default().to_string();
-        println!("{step:<22} -> {} in {:.1} s: {}", answer["Status"].as_str().unwrap_or("NO RESPONSE"), invocation.elapsed.as_secs_f64(), answer["Reason"].as_str().unwrap_or_default());
+        println!(
+            "{step:<22} -> {} in {:.1} s: {}",
+            answer["Status"].as_str().unwrap_or("NO RESPONSE"),
+            invocation.elapsed.as_secs_f64(),
+            answer["Reason"].as_str().unwrap_or_default()
+        );
         if let Some(data) = answer["Data"].as_object() {
             println!("        attributes: {}", serde_json::to_string(data).unwrap_or_default());
         }
         let (status, requester_dns, accepter_dns) = connection(&aws, &ec2, &physical_id);
-        println!("        {physical_id}: {status}, DNS resolution from the remote VPC: requester {requester_dns}, accepter {accepter_dns}");
-        for (side, aws, ec2, table) in [("local", &aws, &ec2, &app), ("local", &aws, &ec2, &data), ("peer", &peer_aws, &peer_ec2, &peer_table)] {
+        println!(
+            "        {physical_id}: {status}, DNS resolution from the remote VPC: requester {requester_dns}, accepter {accepter_dns}"
+        );
+        for (side, aws, ec2, table) in
+            [("local", &aws, &ec2, &app), ("local", &aws, &ec2, &data), ("peer", &peer_aws, &peer_ec2, &peer_table)]
+        {
             let shown: Vec<String> = routes(aws, ec2, table).into_iter().map(|(d, t)| format!("{d} -> {t}")).collect();
-            println!("        {side} {table}: {}", if shown.is_empty() { "no routes but local".to_string() } else { shown.join(", ") });
+            println!(
+                "        {side} {table}: {}",
+                if shown.is_empty() { "no routes but local".to_string() } else { shown.join(", ") }
+            );
         }
         println!("        AWS calls: {:?}", proxy.calls().counts);
     }
@@ -72,7 +100,12 @@ fn vpc_peering(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
 /// rollback of that failed Create, a panic, and a hang past the deadline.
 fn protocol_probe(proxy: &Proxy, receiver: &Receiver) {
     println!("\n== cr-probe: the custom-resource protocol (function timeout 4 s)");
-    let lambda = Lambda::start("cr-probe", &binary("cr-probe"), 4, &[("AWS_ENDPOINT_URL", &proxy.url()), ("DEADLINE_MARGIN_MS", "1500")]);
+    let lambda = Lambda::start(
+        "cr-probe",
+        &binary("cr-probe"),
+        4,
+        &[("AWS_ENDPOINT_URL", &proxy.url()), ("DEADLINE_MARGIN_MS", "1500")],
+    );
     let steps: [(&str, &str, Value); 5] = [
         ("succeed", "create", json!({"Behaviour": "Succeed"})),
         ("aws-error", "create", json!({"Behaviour": "AwsError"})),
@@ -101,7 +134,8 @@ fn protocol_probe(proxy: &Proxy, receiver: &Receiver) {
         println!(
             "{:<7} {:<28} -> {} in {:.1} s, PhysicalResourceId {}\n        Reason: {}\n        AWS calls: {calls}",
             kind,
-            props["Behaviour"].as_str().map(|b| format!("Behaviour={b}")).unwrap_or_default() + if name == "rollback" { " (rollback)" } else { "" },
+            props["Behaviour"].as_str().map(|b| format!("Behaviour={b}")).unwrap_or_default()
+                + if name == "rollback" { " (rollback)" } else { "" },
             answer["Status"].as_str().unwrap_or("NO RESPONSE"),
             invocation.elapsed.as_secs_f64(),
             answer["PhysicalResourceId"],
