@@ -1,6 +1,9 @@
 """moto's server plus the two Auto Scaling actions the lifecycle drain needs and moto lacks.
 
-    python moto_launcher.py --port 5000
+    python moto_launcher.py [--port 0]
+
+Prints `LISTENING <port>` once it listens (port 0: the OS picks one, so parallel tests never race
+for a port).
 
 Adds to moto 5.2.5 (pinned in requirements.txt: this patches its internals):
 - CompleteLifecycleAction and RecordLifecycleActionHeartbeat, faithful where the drain depends on
@@ -12,8 +15,8 @@ Adds to moto 5.2.5 (pinned in requirements.txt: this patches its internals):
 - POST /moto-api/reset also clears both.
 """
 
+import argparse
 import json
-import sys
 import threading
 import time
 
@@ -22,7 +25,8 @@ from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
 from moto.moto_api._internal import urls as moto_api_urls
 from moto.moto_api._internal.responses import MotoAPIResponse
-import moto.server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 _lock = threading.Lock()
 _active = []  # dicts: AutoScalingGroupName, LifecycleHookName, InstanceId, LifecycleActionToken
@@ -107,5 +111,17 @@ MotoAPIResponse.reset_response = reset_response
 moto_api_urls.url_paths["{0}/moto-api/reset"] = moto_api_urls.response_instance.reset_response
 moto_api_urls.url_paths["{0}/moto-api/lifecycle/actions"] = lifecycle_actions
 
+def main():
+    # moto.server.main, less its fixed port: the same app and request handler.
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=0)
+    args = parser.parse_args()
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    print(f"LISTENING {server.port}", flush=True)
+    server.serve_forever()
+
+
 if __name__ == "__main__":
-    moto.server.main(sys.argv[1:])
+    main()

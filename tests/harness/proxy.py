@@ -1,6 +1,8 @@
 """A request-counting, fault-injecting HTTP proxy between the functions and moto.
 
-    python proxy.py --port 8001 --upstream http://127.0.0.1:5000
+    python proxy.py --upstream http://127.0.0.1:5000 [--port 0]
+
+Prints `LISTENING <port>` once it listens (port 0: the OS picks one).
 
 Functions get AWS_ENDPOINT_URL=http://127.0.0.1:8001. Each AWS call is counted under
 `service:Action` (service from the SigV4 credential scope; the action from X-Amz-Target, the
@@ -175,12 +177,14 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     global UPSTREAM
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--upstream", required=True)
     args = parser.parse_args()
     up = urlsplit(args.upstream)
     UPSTREAM = (up.hostname, up.port or 80)
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print(f"LISTENING {server.server_address[1]}", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

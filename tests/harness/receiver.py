@@ -1,6 +1,9 @@
 """A local HTTP receiver: stands in for CloudFormation's presigned S3 URL and for chat webhooks.
 
-    python receiver.py --port 8000
+    python receiver.py [--port 0]
+
+Prints `LISTENING <port>` once it listens (port 0: the OS picks one, so parallel tests never race
+for a port).
 
 Records every PUT and POST (method, path, query, headers, body, time) and answers 200, unless
 told to fail. Control paths (not recorded):
@@ -85,9 +88,11 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
-    ThreadingHTTPServer(("127.0.0.1", args.port), Handler).serve_forever()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    print(f"LISTENING {server.server_address[1]}", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -88,3 +88,123 @@ pub fn connection(aws: &Aws, ec2: &Ec2, id: &str) -> (String, bool, bool) {
     };
     (p.status().unwrap().code().unwrap().as_str().to_string(), dns(p.requester_vpc_info()), dns(p.accepter_vpc_info()))
 }
+
+pub fn subnet(aws: &Aws, ec2: &Ec2, vpc: &Vpc, cidr: &str) -> String {
+    aws.block_on(ec2.create_subnet().vpc_id(&vpc.id).cidr_block(cidr).send())
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string()
+}
+
+/// A security group in `vpc`; with `restrict_egress`, its default allow-all egress rule removed.
+pub fn security_group(aws: &Aws, ec2: &Ec2, vpc: &Vpc, name: &str, restrict_egress: bool) -> String {
+    let id = aws
+        .block_on(ec2.create_security_group().group_name(name).description(name).vpc_id(&vpc.id).send())
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    if restrict_egress {
+        // The default egress rules (0.0.0.0/0, and ::/0 in a VPC with IPv6), by rule id.
+        let defaults: Vec<String> = group_rules(aws, ec2, &id).into_iter().filter(|r| r.egress).map(|r| r.id).collect();
+        aws.block_on(
+            ec2.revoke_security_group_egress().group_id(&id).set_security_group_rule_ids(Some(defaults)).send(),
+        )
+        .unwrap();
+    }
+    id
+}
+
+/// An interface endpoint for `com.amazonaws.us-east-1.<name>` with its security group.
+pub fn interface_endpoint(
+    aws: &Aws,
+    ec2: &Ec2,
+    vpc: &Vpc,
+    subnet: &str,
+    name: &str,
+    group: &str,
+    private_dns: bool,
+) -> String {
+    let out = aws.block_on(
+        ec2.create_vpc_endpoint()
+            .vpc_id(&vpc.id)
+            .service_name(format!("com.amazonaws.us-east-1.{name}"))
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .subnet_ids(subnet)
+            .security_group_ids(group)
+            .private_dns_enabled(private_dns)
+            .send(),
+    );
+    out.unwrap().vpc_endpoint().unwrap().vpc_endpoint_id().unwrap().to_string()
+}
+
+/// The S3 gateway endpoint, on `route_table`.
+pub fn s3_gateway(aws: &Aws, ec2: &Ec2, vpc: &Vpc, route_table: &str) -> String {
+    let out = aws.block_on(
+        ec2.create_vpc_endpoint()
+            .vpc_id(&vpc.id)
+            .service_name("com.amazonaws.us-east-1.s3")
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+            .route_table_ids(route_table)
+            .send(),
+    );
+    out.unwrap().vpc_endpoint().unwrap().vpc_endpoint_id().unwrap().to_string()
+}
+
+/// One security-group rule, flattened for assertions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SgRule {
+    pub egress: bool,
+    pub protocol: String,
+    pub ports: (i32, i32),
+    /// A group id, prefix list id, or CIDR (IPv4 or IPv6).
+    pub peer: String,
+    pub owner: Option<String>,
+    pub id: String,
+}
+
+/// The rules of `group`, sorted.
+pub fn group_rules(aws: &Aws, ec2: &Ec2, group: &str) -> Vec<SgRule> {
+    let filter = aws_sdk_ec2::types::Filter::builder().name("group-id").values(group).build();
+    let out = aws.block_on(ec2.describe_security_group_rules().filters(filter).send()).unwrap();
+    let mut rules: Vec<SgRule> = out
+        .security_group_rules()
+        .iter()
+        .map(|r| SgRule {
+            egress: r.is_egress() == Some(true),
+            protocol: r.ip_protocol().unwrap_or_default().into(),
+            ports: (r.from_port().unwrap_or(-1), r.to_port().unwrap_or(-1)),
+            peer: [
+                r.referenced_group_info().and_then(|g| g.group_id()),
+                r.prefix_list_id(),
+                r.cidr_ipv4(),
+                r.cidr_ipv6(),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|p| !p.is_empty())
+            .unwrap_or_default()
+            .into(),
+            owner: r
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("ecs-plumbing:owner"))
+                .and_then(|t| t.value())
+                .map(str::to_owned),
+            id: r.security_group_rule_id().unwrap_or_default().into(),
+        })
+        .collect();
+    rules.sort();
+    rules
+}
+
+/// The S3 prefix list id (random per moto process: always look it up).
+pub fn s3_prefix_list(aws: &Aws, ec2: &Ec2) -> String {
+    let filter =
+        aws_sdk_ec2::types::Filter::builder().name("prefix-list-name").values("com.amazonaws.us-east-1.s3").build();
+    let out = aws.block_on(ec2.describe_managed_prefix_lists().filters(filter).send()).unwrap();
+    out.prefix_lists()[0].prefix_list_id().unwrap().to_string()
+}

@@ -1,16 +1,28 @@
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::paths::repo_root;
 
-/// A free port on 127.0.0.1 (the emulator needs ports chosen up front; port 0 breaks it).
+/// A free port on 127.0.0.1, for the emulator (it needs its ports chosen up front; port 0
+/// breaks it). Never the same port twice in one test process, so parallel tests cannot be
+/// handed the same one; the Python servers pick their own (port 0) and print it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port =
+            TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port");
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
 }
 
 /// A child process in its own process group, its output in a log file, killed (group and all)
@@ -57,6 +69,26 @@ impl Process {
                 panic!("{} exited ({status}) before {what}:\n{}", self.name, self.output());
             }
             assert!(start.elapsed() < timeout, "{} not {what} after {timeout:?}:\n{}", self.name, self.output());
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Poll the output until a line starts with `prefix`; returns the rest of that line.
+    pub fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            if let Some(rest) = self.output().lines().find_map(|l| l.strip_prefix(prefix)) {
+                return rest.trim().to_string();
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited ({status}) before printing {prefix:?}:\n{}", self.name, self.output());
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} did not print {prefix:?} in {timeout:?}:\n{}",
+                self.name,
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(25));
         }
     }

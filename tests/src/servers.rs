@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::paths::{repo_root, venv};
-use crate::process::{Process, free_port};
+use crate::process::Process;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -31,17 +31,16 @@ fn post_json(url: &str, body: &Value) {
     assert!(response.status().is_success(), "POST {url}: HTTP {}", response.status());
 }
 
-/// Start a harness script from `tests/harness/` with the venv's Python, and poll `health`.
+/// Start a harness script from `tests/harness/` with the venv's Python on a port the OS picks
+/// (it prints `LISTENING <port>`), then poll `health` until it answers.
 fn start_script(name: &str, script: &str, args: &[String], health: &str) -> (Process, u16) {
-    let port = free_port();
     let mut command = Command::new(venv().join("bin/python"));
-    command
-        .arg("-u")
-        .arg(repo_root().join("tests/harness").join(script))
-        .args(args)
-        .arg("--port")
-        .arg(port.to_string());
+    command.arg("-u").arg(repo_root().join("tests/harness").join(script)).args(args).arg("--port").arg("0");
     let mut process = Process::spawn(name, command);
+    let port: u16 = process
+        .wait_for_line("LISTENING ", START_TIMEOUT)
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} printed a bad port: {e}"));
     let url = format!("http://127.0.0.1:{port}{health}");
     let probe = agent(Duration::from_secs(2));
     process.wait_until(&format!("answering {health}"), START_TIMEOUT, || probe.get(&url).call().is_ok());

@@ -1,0 +1,18 @@
+//! `Custom::EndpointAccess`: private ECS tasks can reach their VPC endpoints.
+//!
+//! - [`properties`]: what a user writes in a template, validated before any call.
+//! - [`model`]: plain structs the function observes and the rule changes it plans.
+//! - [`plan`]: pure decisions (which endpoints serve which services, which rules to add or
+//!   revoke, which are already covered), table-tested.
+//! - [`ec2`]: effects (reads into the model, writes with error mapping).
+//! - [`resource`]: create, update and delete: observe, check, apply.
+
+pub mod ec2;
+pub mod error;
+pub mod model;
+pub mod plan;
+pub mod properties;
+pub mod resource;
+
+pub use error::AccessError;
+pub use resource::EndpointAccess;

@@ -1,0 +1,202 @@
+//! `Custom::EndpointAccess`: observe the VPC's endpoints and the groups' rules, plan, apply;
+//! on Delete revoke exactly the rules carrying this resource's owner tag.
+
+use std::collections::BTreeSet;
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::Client as Ec2;
+use shared::custom_resource::{CustomResource, Outcome, RequestContext};
+use tracing::info;
+
+use crate::ec2::Network;
+use crate::error::AccessError;
+use crate::model::{Action, Rule};
+use crate::plan::{desired_rules, plan_rules, resolve};
+use crate::properties::{AccessProperties, OnMissing};
+
+pub struct EndpointAccess {
+    network: Network,
+    region: String,
+}
+
+impl EndpointAccess {
+    pub fn new(config: &SdkConfig) -> Self {
+        let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+        Self { network: Network { ec2: Ec2::new(config) }, region }
+    }
+
+    /// Make the rules match `props`. `old_task_groups` are groups an Update dropped: their
+    /// rules are observed too, so ours there are revoked.
+    async fn reconcile(
+        &self,
+        ctx: &RequestContext,
+        props: &AccessProperties,
+        old_task_groups: &[String],
+    ) -> Result<Outcome, AccessError> {
+        props.validate()?;
+        let owner = owner(ctx, &props.vpc_id);
+
+        // Observe.
+        ctx.step("reading the VPC's endpoints");
+        let vpc_cidrs = self.network.vpc_cidrs(&props.vpc_id).await?;
+        let endpoints = self.network.endpoints(&props.vpc_id).await?;
+        let resolution = resolve(&props.services, &self.region, &endpoints);
+        if !resolution.missing.is_empty() && props.on_missing == OnMissing::Fail {
+            return Err(AccessError::MissingEndpoints { vpc_id: props.vpc_id.clone(), missing: resolution.missing });
+        }
+        let groups: Vec<String> = props
+            .task_security_group_ids
+            .iter()
+            .chain(&resolution.endpoint_groups)
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        ctx.step("reading the security groups and their rules");
+        let vpcs = self.network.group_vpcs(&groups).await?;
+        for group in &groups {
+            match vpcs.get(group) {
+                None => return Err(AccessError::GroupNotFound { group_id: group.clone() }),
+                Some(vpc) if vpc != &props.vpc_id => {
+                    return Err(AccessError::GroupInOtherVpc {
+                        group_id: group.clone(),
+                        vpc_id: props.vpc_id.clone(),
+                        actual_vpc: vpc.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        let s3_prefix_list = if props.manage_egress && resolution.s3_gateway {
+            self.network.s3_prefix_list(&self.region).await?
+        } else {
+            None
+        };
+        let observed_groups: Vec<String> =
+            groups.iter().chain(old_task_groups).cloned().collect::<BTreeSet<_>>().into_iter().collect();
+        let observed = self.network.rules(&observed_groups, &owner).await?;
+
+        // Plan.
+        let desired = desired_rules(
+            &props.task_security_group_ids,
+            &resolution,
+            s3_prefix_list.as_deref(),
+            props.port,
+            props.manage_egress,
+        );
+        let plan = plan_rules(&desired, &observed, &owner, &vpc_cidrs);
+        for covered in &plan.covered {
+            info!(rule = %covered.spec, by = %covered.by_rule, "left alone: another rule already allows this traffic");
+        }
+
+        // Apply.
+        self.apply(ctx, &plan.actions, &owner).await?;
+        let ours = desired.len() - plan.covered.len();
+        let missing: Vec<&str> = resolution.missing.iter().map(|m| m.service.as_str()).collect();
+        let endpoint_groups: Vec<&str> = resolution.endpoint_groups.iter().map(String::as_str).collect();
+        Ok(Outcome::new(physical_id(ctx, &props.vpc_id))
+            .with_attribute("EndpointSecurityGroupIds", endpoint_groups.join(","))
+            .with_attribute("Missing", missing.join(","))
+            .with_attribute("RulesAdded", ours.to_string()))
+    }
+
+    /// Apply in order; if one fails, revoke the rules this request added before it.
+    async fn apply(&self, ctx: &RequestContext, actions: &[Action], owner: &str) -> Result<(), AccessError> {
+        let description = description(ctx);
+        let mut added: Vec<(String, String, crate::model::Direction)> = Vec::new();
+        for action in actions {
+            let result = match action {
+                Action::Authorize(spec) => {
+                    ctx.step(format!("adding {spec}"));
+                    self.network.authorize(spec, owner, &description).await.map(|id| {
+                        added.extend(id.map(|id| (spec.group_id.clone(), id, spec.direction)));
+                    })
+                }
+                Action::Revoke { rule_id, group_id, direction } => {
+                    ctx.step(format!("revoking {rule_id} of {group_id}"));
+                    self.network.revoke(group_id, rule_id, *direction).await
+                }
+            };
+            if let Err(cause) = result {
+                if added.is_empty() {
+                    return Err(cause);
+                }
+                let mut undone = 0;
+                for (group, id, direction) in &added {
+                    if self.network.revoke(group, id, *direction).await.is_ok() {
+                        undone += 1;
+                    }
+                }
+                let cleanup = if undone == added.len() {
+                    format!("rolled back the {undone} rule(s) this request had added")
+                } else {
+                    format!(
+                        "rollback incomplete: {} of the {} rule(s) added remain (tagged {})",
+                        added.len() - undone,
+                        added.len(),
+                        crate::ec2::OWNER_TAG
+                    )
+                };
+                return Err(AccessError::RolledBack { cause: Box::new(cause), cleanup });
+            }
+        }
+        Ok(())
+    }
+
+    async fn teardown(&self, ctx: &RequestContext, vpc_id: &str) -> Result<(), AccessError> {
+        let owner = owner(ctx, vpc_id);
+        let observed: Vec<Rule> = self.network.rules(&[], &owner).await?;
+        let plan = plan_rules(&[], &observed, &owner, &[]);
+        self.apply(ctx, &plan.actions, &owner).await
+    }
+}
+
+/// The owner tag's value: this stack resource, in this VPC (a new VPC is a new resource).
+fn owner(ctx: &RequestContext, vpc_id: &str) -> String {
+    format!("{}/{}/{vpc_id}", ctx.stack_id, ctx.logical_resource_id)
+}
+
+fn physical_id(ctx: &RequestContext, vpc_id: &str) -> String {
+    format!("{vpc_id}/{}", ctx.logical_resource_id)
+}
+
+/// Rule descriptions name the stack and the resource (EC2 allows these characters).
+fn description(ctx: &RequestContext) -> String {
+    let stack = ctx.stack_id.split('/').nth(1).unwrap_or("stack");
+    format!("ecs-plumbing {stack} {}: tasks to VPC endpoints", ctx.logical_resource_id)
+}
+
+impl CustomResource for EndpointAccess {
+    type Properties = AccessProperties;
+    type Error = AccessError;
+
+    async fn create(&self, ctx: &RequestContext, props: AccessProperties) -> Result<Outcome, AccessError> {
+        self.reconcile(ctx, &props, &[]).await
+    }
+
+    async fn update(
+        &self,
+        ctx: &RequestContext,
+        _physical_id: &str,
+        props: AccessProperties,
+        old: Option<AccessProperties>,
+    ) -> Result<Outcome, AccessError> {
+        match old {
+            // Another VPC is another resource: CloudFormation deletes the old one (its own owner tag).
+            Some(old) if old.vpc_id == props.vpc_id => self.reconcile(ctx, &props, &old.task_security_group_ids).await,
+            _ => self.reconcile(ctx, &props, &[]).await,
+        }
+    }
+
+    async fn delete(
+        &self,
+        ctx: &RequestContext,
+        physical_id: &str,
+        props: AccessProperties,
+    ) -> Result<(), AccessError> {
+        // The physical id names the VPC; fall back to the properties'.
+        let vpc_id =
+            physical_id.split('/').next().filter(|v| v.starts_with("vpc-")).unwrap_or(&props.vpc_id).to_string();
+        self.teardown(ctx, &vpc_id).await
+    }
+}

@@ -1,0 +1,37 @@
+//! Every sample request in `events/` (what users pass to `sam local invoke -e`) parses as its
+//! function's input: the envelope, then properties that pass the function's validation.
+
+use harness::repo_root;
+use serde_json::Value;
+use shared::custom_resource::{Request, properties};
+
+fn check_dir(dir: &str, resource_type: &str, check: impl Fn(&Value) -> Result<(), String>) -> usize {
+    let path = repo_root().join("events").join(dir);
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        let file = entry.unwrap().path();
+        let payload: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let request = Request::parse(&payload).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_eq!(request.resource_type, resource_type, "{}", file.display());
+        for raw in std::iter::once(&request.properties).chain(request.old_properties.as_ref()) {
+            check(raw).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        }
+        seen += 1;
+    }
+    seen
+}
+
+#[test]
+fn every_sample_event_parses() {
+    let peering = check_dir("vpc-peering", "Custom::VpcPeering", |raw| {
+        let p: vpc_peering::properties::PeeringProperties = properties::parse(raw).map_err(|e| e.to_string())?;
+        p.validate().map_err(|e| e.to_string())
+    });
+    assert_eq!(peering, 6);
+    let access = check_dir("endpoint-access", "Custom::EndpointAccess", |raw| {
+        let p: endpoint_access::properties::AccessProperties = properties::parse(raw).map_err(|e| e.to_string())?;
+        p.validate().map_err(|e| e.to_string())
+    });
+    assert_eq!(access, 3);
+}
