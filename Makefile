@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
-LAMBDAS := vpc-peering cr-probe
+LAMBDAS := vpc-peering endpoint-access cr-probe
 
 .PHONY: all venv build artifacts template test unit demo clean
 

@@ -125,10 +125,12 @@ impl Network {
 
     /// The rules of these groups and every rule carrying `owner`, wherever it is.
     pub async fn rules(&self, group_ids: &[String], owner: &str) -> Result<Vec<Rule>, AccessError> {
-        let by_group = Filter::builder().name("group-id").set_values(Some(group_ids.to_vec())).build();
         let by_owner = Filter::builder().name(format!("tag:{OWNER_TAG}")).values(owner).build();
+        // AWS rejects a filter without values: no groups, no group filter.
+        let by_group = (!group_ids.is_empty())
+            .then(|| Filter::builder().name("group-id").set_values(Some(group_ids.to_vec())).build());
         let mut rules: BTreeMap<String, Rule> = BTreeMap::new();
-        for filter in [by_group, by_owner] {
+        for filter in by_group.into_iter().chain([by_owner]) {
             let found = self
                 .ec2
                 .describe_security_group_rules()

@@ -2,7 +2,9 @@
 //! Starts moto (behind the counting proxy), a receiver standing in for CloudFormation, and the
 //! Lambda emulator for each function; stops them all on exit.
 
-use harness::ec2::{connection, routes, table, vpc};
+use harness::ec2::{
+    connection, group_rules, interface_endpoint, routes, s3_gateway, security_group, subnet, table, vpc,
+};
 use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, cfn_request, load_event, response_url};
 use serde_json::{Value, json};
 
@@ -19,6 +21,90 @@ fn main() {
 
     protocol_probe(&proxy, &receiver);
     vpc_peering(&moto, &proxy, &receiver);
+    endpoint_access(&moto, &proxy, &receiver);
+}
+
+/// Custom::EndpointAccess in a VPC with ecr.api, ecr.dkr and logs interface endpoints and the
+/// S3 gateway, secretsmanager asked for but missing (reported), two task groups without
+/// open egress: Create, an Update that drops a task group, and Delete, with each group's rules.
+fn endpoint_access(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
+    println!("\n== endpoint-access: a VPC with ecr.api, ecr.dkr, logs and the S3 gateway; secretsmanager missing");
+    let aws = Aws::new(&moto.url());
+    let ec2 = aws.ec2("us-east-1");
+    let vpc = vpc(&aws, &ec2, "10.30.0.0/16", &[], true);
+    let private = subnet(&aws, &ec2, &vpc, "10.30.1.0/24");
+    let mut groups = Vec::new();
+    for name in ["ecr.api", "ecr.dkr", "logs"] {
+        let group = security_group(&aws, &ec2, &vpc, &format!("{name}-endpoint"), false);
+        interface_endpoint(&aws, &ec2, &vpc, &private, name, &group, true);
+        groups.push((format!("{name} endpoint"), group));
+    }
+    s3_gateway(&aws, &ec2, &vpc, &table(&aws, &ec2, &vpc));
+    let tasks =
+        [security_group(&aws, &ec2, &vpc, "web-tasks", true), security_group(&aws, &ec2, &vpc, "worker-tasks", true)];
+    groups.push(("web tasks".into(), tasks[0].clone()));
+    groups.push(("worker tasks".into(), tasks[1].clone()));
+    let lambda =
+        Lambda::start("endpoint-access", &binary("endpoint-access"), 60, &[("AWS_ENDPOINT_URL", &proxy.url())]);
+    let services = json!(["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager"]);
+    let both = json!({"ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:ecs-plumbing-EndpointAccessFunction",
+        "VpcId": vpc.id, "TaskSecurityGroupIds": tasks, "Services": services, "OnMissing": "Report"});
+    let mut web_only = both.clone();
+    web_only["TaskSecurityGroupIds"] = json!([tasks[0]]);
+    let steps = [
+        ("Create", "create", both.clone(), Value::Null),
+        ("Update (drop worker)", "update", web_only.clone(), both),
+        ("Delete", "delete", web_only, Value::Null),
+    ];
+    for (i, (step, event, props, old)) in steps.into_iter().enumerate() {
+        proxy.reset();
+        let name = format!("access-{i}");
+        let mut request = load_event(&format!("events/endpoint-access/{event}.json"), &response_url(receiver, &name));
+        request["StackId"] = json!(
+            "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11"
+        );
+        request["ResourceProperties"] = props;
+        if old.is_null() {
+            request.as_object_mut().map(|r| r.remove("OldResourceProperties"));
+        } else {
+            request["OldResourceProperties"] = old;
+        }
+        if event != "create" {
+            request["PhysicalResourceId"] = json!(format!("{}/TaskEndpointAccess", vpc.id));
+        }
+        let invocation = lambda.invoke_json(&request);
+        let answer = receiver
+            .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
+            .pop()
+            .map(|r| r.json())
+            .unwrap_or(Value::Null);
+        println!(
+            "{step:<22} -> {} in {:.1} s: {}",
+            answer["Status"].as_str().unwrap_or("NO RESPONSE"),
+            invocation.elapsed.as_secs_f64(),
+            answer["Reason"].as_str().unwrap_or_default()
+        );
+        if let Some(data) = answer["Data"].as_object() {
+            println!("        attributes: {}", serde_json::to_string(data).unwrap_or_default());
+        }
+        for (label, group) in &groups {
+            let shown: Vec<String> = group_rules(&aws, &ec2, group)
+                .into_iter()
+                .map(|r| {
+                    let way = if r.egress { "out to" } else { "in from" };
+                    let ports =
+                        if r.protocol == "-1" { "all".to_string() } else { format!("{}/{}", r.protocol, r.ports.0) };
+                    let mark = if r.owner.is_some() { " (ours)" } else { "" };
+                    format!("{ports} {way} {}{mark}", r.peer)
+                })
+                .collect();
+            println!(
+                "        {label:<18} {group}: {}",
+                if shown.is_empty() { "no rules".to_string() } else { shown.join(", ") }
+            );
+        }
+        println!("        AWS calls: {:?}", proxy.calls().counts);
+    }
 }
 
 /// Custom::VpcPeering across two accounts and two regions: Create, an Update that drops a
