@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access cr-probe
 
-.PHONY: all venv build artifacts template test unit demo clean
+.PHONY: all venv build artifacts template lint test unit demo clean
 
 all: test
 
@@ -37,6 +37,11 @@ artifacts: venv
 template: venv artifacts
 	sam validate --lint --template template.yaml
 	sam build --parameter-overrides Architecture=x86_64
+
+# Formatting and clippy, warnings as errors.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 unit:
 	$(CARGO) test --workspace --lib --bins

@@ -41,6 +41,15 @@ impl AwsFailure {
         Self { action, code, message }
     }
 
+    /// For `map_err`: `client.call().send().await.map_err(AwsFailure::of("ec2:CreateRoute"))`.
+    pub fn of<E, R>(action: &'static str) -> impl FnOnce(SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        move |e| Self::from_sdk(action, &e)
+    }
+
     /// AWS and moto spell some codes differently (`…ID.NotFound` vs `…Id.NotFound`).
     pub fn code_is(&self, code: &str) -> bool {
         self.code.eq_ignore_ascii_case(code)

@@ -13,12 +13,14 @@ pub mod ec2;
 mod lambda;
 mod paths;
 mod process;
+pub mod rig;
 mod servers;
 
 pub use aws::Aws;
 pub use lambda::{Invocation, Lambda};
 pub use paths::{binary, lambda_artifact, repo_root, venv};
 pub use process::{Process, free_port};
+pub use rig::{Rig, cfn_event};
 pub use servers::{Call, Calls, Moto, Proxy, Received, Receiver, agent};
 
 use serde_json::Value;

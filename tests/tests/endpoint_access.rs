@@ -4,19 +4,9 @@
 use harness::ec2::{
     Vpc, group_rules, interface_endpoint, s3_gateway, s3_prefix_list, security_group, subnet, table, vpc,
 };
-use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, load_event, response_url};
+use harness::rig::STACK_ID;
+use harness::{Proxy, Rig};
 use serde_json::{Value, json};
-
-const STACK_ID: &str =
-    "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11";
-
-struct World {
-    lambda: Lambda,
-    receiver: Receiver,
-    proxy: Proxy,
-    aws: Aws,
-    _moto: Moto,
-}
 
 /// A VPC with the default endpoints (ecr.api, ecr.dkr, logs with private DNS; S3 gateway), one
 /// security group per interface endpoint, and two task groups with restricted egress.
@@ -28,17 +18,11 @@ struct Site {
     prefix_list: String,
 }
 
-fn world() -> World {
-    let moto = Moto::start();
-    let proxy = Proxy::start(&moto.url());
-    let receiver = Receiver::start();
-    let lambda =
-        Lambda::start("endpoint-access", &binary("endpoint-access"), 30, &[("AWS_ENDPOINT_URL", &proxy.url())]);
-    let aws = Aws::new(&moto.url());
-    World { lambda, receiver, proxy, aws, _moto: moto }
+fn world() -> Rig {
+    Rig::start("endpoint-access", 30)
 }
 
-fn site(w: &World) -> Site {
+fn site(w: &Rig) -> Site {
     let ec2 = w.aws.ec2("us-east-1");
     let vpc = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
     let subnet = subnet(&w.aws, &ec2, &vpc, "10.0.1.0/24");
@@ -55,37 +39,9 @@ fn site(w: &World) -> Site {
     Site { vpc, subnet, endpoint_groups, tasks, prefix_list }
 }
 
-fn send(w: &World, name: &str, event: &str, properties: &Value, old: Option<&Value>) -> Value {
-    let url = response_url(&w.receiver, name);
-    let mut request = load_event(&format!("events/endpoint-access/{event}.json"), &url);
-    request["StackId"] = json!(STACK_ID);
-    request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
-    let token = request["ServiceToken"].clone();
-    let with_token = |p: &Value| {
-        let mut p = p.clone();
-        p["ServiceToken"] = token.clone();
-        p
-    };
-    request["ResourceProperties"] = with_token(properties);
-    match old {
-        Some(old) => request["OldResourceProperties"] = with_token(old),
-        None => {
-            request.as_object_mut().unwrap().remove("OldResourceProperties");
-        }
-    }
-    if event != "create" {
-        request["PhysicalResourceId"] = json!(format!("{}/TaskEndpointAccess", properties["VpcId"].as_str().unwrap()));
-    }
-    let invocation = w.lambda.invoke_json(&request);
-    assert_eq!((invocation.status, invocation.body.trim()), (200, "null"), "{invocation:?}\n{}", w.lambda.logs());
-    let answers: Vec<_> = w
-        .receiver
-        .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
-        .into_iter()
-        .filter(|r| r.status == 200)
-        .collect();
-    assert_eq!(answers.len(), 1, "{name}: one response");
-    answers[0].json()
+fn send(w: &Rig, name: &str, event: &str, properties: &Value, old: Option<&Value>) -> Value {
+    let physical_id = format!("{}/TaskEndpointAccess", properties["VpcId"].as_str().unwrap_or_default());
+    w.send(name, event, properties, (event != "create").then_some(physical_id.as_str()), old)
 }
 
 fn owner(site: &Site) -> String {
@@ -93,7 +49,7 @@ fn owner(site: &Site) -> String {
 }
 
 /// (egress, peer, owned) of each rule of `group`, the default ones left out.
-fn rules_of(w: &World, group: &str) -> Vec<(bool, String, bool)> {
+fn rules_of(w: &Rig, group: &str) -> Vec<(bool, String, bool)> {
     let ec2 = w.aws.ec2("us-east-1");
     group_rules(&w.aws, &ec2, group)
         .into_iter()

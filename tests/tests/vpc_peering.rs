@@ -2,28 +2,13 @@
 //! counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
 use harness::ec2::{connection, route_to_gateway, routes, table, vpc};
-use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, load_event, response_url};
+use harness::{Aws, Proxy, Rig};
 use serde_json::{Value, json};
 
 const PEER_ACCOUNT: &str = "222222222222";
-const STACK_ID: &str =
-    "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11";
 
-struct World {
-    lambda: Lambda,
-    receiver: Receiver,
-    proxy: Proxy,
-    aws: Aws,
-    _moto: Moto,
-}
-
-fn world() -> World {
-    let moto = Moto::start();
-    let proxy = Proxy::start(&moto.url());
-    let receiver = Receiver::start();
-    let lambda = Lambda::start("vpc-peering", &binary("vpc-peering"), 30, &[("AWS_ENDPOINT_URL", &proxy.url())]);
-    let aws = Aws::new(&moto.url());
-    World { lambda, receiver, proxy, aws, _moto: moto }
+fn world() -> Rig {
+    Rig::start("vpc-peering", 30)
 }
 
 fn via(cidrs: &[&str], target: &str) -> Vec<(String, String)> {
@@ -32,50 +17,10 @@ fn via(cidrs: &[&str], target: &str) -> Vec<(String, String)> {
     v
 }
 
-/// Send a request built from an `events/vpc-peering` file, with these properties (and, for
-/// Update and Delete, the physical id; for Update, the old properties), and return the one
-/// response.
-fn send(
-    w: &World,
-    name: &str,
-    event: &str,
-    properties: &Value,
-    physical_id: Option<&str>,
-    old: Option<&Value>,
-) -> Value {
-    let url = response_url(&w.receiver, name);
-    let mut request = load_event(&format!("events/vpc-peering/{event}.json"), &url);
-    request["StackId"] = json!(STACK_ID);
-    request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
-    let token = request["ServiceToken"].clone();
-    let with_token = |p: &Value| {
-        let mut p = p.clone();
-        p["ServiceToken"] = token.clone();
-        p
-    };
-    request["ResourceProperties"] = with_token(properties);
-    if let Some(old) = old {
-        request["OldResourceProperties"] = with_token(old);
-    }
-    if let Some(id) = physical_id {
-        request["PhysicalResourceId"] = json!(id);
-    }
-    let invocation = w.lambda.invoke_json(&request);
-    assert_eq!((invocation.status, invocation.body.trim()), (200, "null"), "{invocation:?}\n{}", w.lambda.logs());
-    let answers: Vec<_> = w
-        .receiver
-        .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
-        .into_iter()
-        .filter(|r| r.status == 200)
-        .collect();
-    assert_eq!(answers.len(), 1, "{name}: one response");
-    let body = answers[0].json();
-    let reason = body["Reason"].as_str().unwrap_or_default();
-    assert!(!reason.contains('\n'), "{name}: one line");
-    body
+fn send(w: &Rig, name: &str, event: &str, properties: &Value, physical_id: Option<&str>, old: Option<&Value>) -> Value {
+    w.send(name, event, properties, physical_id, old)
 }
 
-/// Write calls the function made since the last reset (anything not a Describe/Get).
 fn writes(proxy: &Proxy) -> Vec<String> {
     proxy
         .calls()

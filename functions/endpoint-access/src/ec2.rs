@@ -18,14 +18,6 @@ use crate::model::{Direction, Endpoint, EndpointKind, Peer, Rule, RuleSpec};
 /// The tag on every rule this resource adds; its value names the owner.
 pub const OWNER_TAG: &str = "ecs-plumbing:owner";
 
-fn aws<E, R>(action: &'static str) -> impl FnOnce(aws_sdk_ec2::error::SdkError<E, R>) -> AwsFailure
-where
-    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    move |e| AwsFailure::from_sdk(action, &e)
-}
-
 pub struct Network {
     pub ec2: Ec2,
 }
@@ -33,12 +25,13 @@ pub struct Network {
 impl Network {
     /// The VPC's IPv4 and IPv6 blocks (a CIDR rule covering them is as good as a group rule).
     pub async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Vec<IpNet>, AccessError> {
-        let out = match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await.map_err(aws("ec2:DescribeVpcs")) {
-            Err(f) if f.code_is("InvalidVpcID.NotFound") => {
-                return Err(AccessError::VpcNotFound { vpc_id: vpc_id.into() });
-            }
-            other => other?,
-        };
+        let out =
+            match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await.map_err(AwsFailure::of("ec2:DescribeVpcs")) {
+                Err(f) if f.code_is("InvalidVpcID.NotFound") => {
+                    return Err(AccessError::VpcNotFound { vpc_id: vpc_id.into() });
+                }
+                other => other?,
+            };
         let vpc = out.vpcs().first().ok_or_else(|| AccessError::VpcNotFound { vpc_id: vpc_id.into() })?;
         let v4 = vpc.cidr_block_association_set().iter().filter_map(|a| a.cidr_block());
         let v6 = vpc.ipv6_cidr_block_association_set().iter().filter_map(|a| a.ipv6_cidr_block());
@@ -57,7 +50,7 @@ impl Network {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(aws("ec2:DescribeVpcEndpoints"))?;
+            .map_err(AwsFailure::of("ec2:DescribeVpcEndpoints"))?;
         Ok(found
             .iter()
             .filter(|e| e.vpc_id() == Some(vpc_id))
@@ -85,7 +78,7 @@ impl Network {
             .filters(filter)
             .send()
             .await
-            .map_err(aws("ec2:DescribeManagedPrefixLists"))?;
+            .map_err(AwsFailure::of("ec2:DescribeManagedPrefixLists"))?;
         Ok(out
             .prefix_lists()
             .iter()
@@ -103,7 +96,7 @@ impl Network {
             .set_group_ids(Some(ids.to_vec()))
             .send()
             .await
-            .map_err(aws("ec2:DescribeSecurityGroups"))
+            .map_err(AwsFailure::of("ec2:DescribeSecurityGroups"))
         {
             Ok(out) => Ok(out
                 .security_groups()
@@ -112,9 +105,19 @@ impl Network {
                 .collect()),
             Err(f) if f.code_is("InvalidGroup.NotFound") || f.code_is("InvalidGroupId.Malformed") => {
                 for id in ids {
-                    let one = self.ec2.describe_security_groups().group_ids(id).send().await;
-                    if one.is_err() {
-                        return Err(AccessError::GroupNotFound { group_id: id.clone() });
+                    match self
+                        .ec2
+                        .describe_security_groups()
+                        .group_ids(id)
+                        .send()
+                        .await
+                        .map_err(AwsFailure::of("ec2:DescribeSecurityGroups"))
+                    {
+                        Ok(_) => {}
+                        Err(one) if one.code_is("InvalidGroup.NotFound") || one.code_is("InvalidGroupId.Malformed") => {
+                            return Err(AccessError::GroupNotFound { group_id: id.clone() });
+                        }
+                        Err(other) => return Err(other.into()),
                     }
                 }
                 Err(f.into())
@@ -140,7 +143,7 @@ impl Network {
                 .send()
                 .collect::<Result<Vec<_>, _>>()
                 .await
-                .map_err(aws("ec2:DescribeSecurityGroupRules"))?;
+                .map_err(AwsFailure::of("ec2:DescribeSecurityGroupRules"))?;
             rules.extend(found.iter().filter_map(rule).map(|r| (r.id.clone(), r)));
         }
         Ok(rules.into_values().collect())
@@ -178,7 +181,7 @@ impl Network {
                 .send()
                 .await
                 .map(|o| o.security_group_rules().first().and_then(|r| r.security_group_rule_id()).map(str::to_owned))
-                .map_err(aws("ec2:AuthorizeSecurityGroupIngress")),
+                .map_err(AwsFailure::of("ec2:AuthorizeSecurityGroupIngress")),
             Direction::Egress => self
                 .ec2
                 .authorize_security_group_egress()
@@ -188,7 +191,7 @@ impl Network {
                 .send()
                 .await
                 .map(|o| o.security_group_rules().first().and_then(|r| r.security_group_rule_id()).map(str::to_owned))
-                .map_err(aws("ec2:AuthorizeSecurityGroupEgress")),
+                .map_err(AwsFailure::of("ec2:AuthorizeSecurityGroupEgress")),
         };
         match sent {
             Ok(id) => {
@@ -217,7 +220,7 @@ impl Network {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(aws("ec2:RevokeSecurityGroupIngress")),
+                .map_err(AwsFailure::of("ec2:RevokeSecurityGroupIngress")),
             Direction::Egress => self
                 .ec2
                 .revoke_security_group_egress()
@@ -226,7 +229,7 @@ impl Network {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(aws("ec2:RevokeSecurityGroupEgress")),
+                .map_err(AwsFailure::of("ec2:RevokeSecurityGroupEgress")),
         };
         match sent {
             Ok(()) => {

@@ -16,7 +16,9 @@ pub enum AccessError {
     #[error("{vpc_id} not found in this account and region: check VpcId")]
     VpcNotFound { vpc_id: String },
 
-    #[error("security group {group_id} not found in this account and region: check TaskSecurityGroupIds")]
+    #[error(
+        "security group {group_id} not found in this account and region: check TaskSecurityGroupIds and the endpoints' security groups"
+    )]
     GroupNotFound { group_id: String },
 
     #[error("security group {group_id} is in {actual_vpc}, not {vpc_id}: list only security groups of VpcId")]

@@ -75,8 +75,9 @@ pub fn desired_rules(
     }
     if let (true, true, Some(pl)) = (manage_egress, resolution.s3_gateway, s3_prefix_list) {
         for task in &tasks {
+            // S3 is HTTPS whatever port the interface endpoints use.
             let peer = Peer::PrefixList(pl.to_string());
-            rules.insert(RuleSpec { group_id: (*task).clone(), direction: Direction::Egress, port, peer });
+            rules.insert(RuleSpec { group_id: (*task).clone(), direction: Direction::Egress, port: 443, peer });
         }
     }
     rules.into_iter().collect()

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::Client as Ec2;
 use shared::custom_resource::{CustomResource, Outcome, RequestContext};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::ec2::Network;
 use crate::error::AccessError;
@@ -68,7 +68,11 @@ impl EndpointAccess {
             }
         }
         let s3_prefix_list = if props.manage_egress && resolution.s3_gateway {
-            self.network.s3_prefix_list(&self.region).await?
+            let found = self.network.s3_prefix_list(&self.region).await?;
+            if found.is_none() {
+                warn!(region = %self.region, "no S3 prefix list found: no egress rule to S3 is added");
+            }
+            found
         } else {
             None
         };
@@ -152,8 +156,22 @@ impl EndpointAccess {
 }
 
 /// The owner tag's value: this stack resource, in this VPC (a new VPC is a new resource).
+/// EC2 tag values hold 256 characters: a longer owner keeps its start and a stable hash of the
+/// whole, so it stays unique and the same on every run.
 fn owner(ctx: &RequestContext, vpc_id: &str) -> String {
-    format!("{}/{}/{vpc_id}", ctx.stack_id, ctx.logical_resource_id)
+    owner_of(&ctx.stack_id, &ctx.logical_resource_id, vpc_id)
+}
+
+fn owner_of(stack_id: &str, logical_id: &str, vpc_id: &str) -> String {
+    const MAX: usize = 256;
+    let full = format!("{stack_id}/{logical_id}/{vpc_id}");
+    if full.len() <= MAX {
+        return full;
+    }
+    // FNV-1a: tiny, and unlike std's hasher the same across Rust versions.
+    let hash = full.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    let keep: String = full.chars().take(MAX - 17).collect();
+    format!("{keep}#{hash:016x}")
 }
 
 fn physical_id(ctx: &RequestContext, vpc_id: &str) -> String {
@@ -198,5 +216,22 @@ impl CustomResource for EndpointAccess {
         let vpc_id =
             physical_id.split('/').next().filter(|v| v.starts_with("vpc-")).unwrap_or(&props.vpc_id).to_string();
         self.teardown(ctx, &vpc_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_of;
+
+    #[test]
+    fn owner_fits_a_tag_value_and_stays_unique() {
+        let stack = "arn:aws:cloudformation:us-east-1:123456789012:stack/app/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11";
+        let short = owner_of(stack, "Access", "vpc-0a1b2c3d4e5f60718");
+        assert_eq!(short, format!("{stack}/Access/vpc-0a1b2c3d4e5f60718"));
+        let long_a = owner_of(stack, &"A".repeat(200), "vpc-0a1b2c3d4e5f60718");
+        let long_b = owner_of(stack, &"A".repeat(201), "vpc-0a1b2c3d4e5f60718");
+        assert_eq!(long_a.len(), 256);
+        assert_ne!(long_a, long_b, "the hash keeps long owners apart");
+        assert_eq!(long_a, owner_of(stack, &"A".repeat(200), "vpc-0a1b2c3d4e5f60718"), "stable");
     }
 }

@@ -28,14 +28,6 @@ pub struct Side {
 pub const STACK_TAG: &str = "ecs-plumbing:stack-id";
 pub const LOGICAL_TAG: &str = "ecs-plumbing:logical-id";
 
-fn aws<E, R>(action: &'static str) -> impl FnOnce(aws_sdk_ec2::error::SdkError<E, R>) -> AwsFailure
-where
-    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    move |e| AwsFailure::from_sdk(action, &e)
-}
-
 impl Side {
     pub async fn vpc(&self, vpc_id: &str, with_dns: bool) -> Result<Vpc, PeeringError> {
         let not_found = || PeeringError::VpcNotFound {
@@ -43,10 +35,11 @@ impl Side {
             account: self.account.clone(),
             region: self.region.clone(),
         };
-        let out = match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await.map_err(aws("ec2:DescribeVpcs")) {
-            Err(f) if f.code_is("InvalidVpcID.NotFound") => return Err(not_found()),
-            other => other?,
-        };
+        let out =
+            match self.ec2.describe_vpcs().vpc_ids(vpc_id).send().await.map_err(AwsFailure::of("ec2:DescribeVpcs")) {
+                Err(f) if f.code_is("InvalidVpcID.NotFound") => return Err(not_found()),
+                other => other?,
+            };
         let vpc = out.vpcs().first().ok_or_else(not_found)?;
         let mut cidrs = Vec::new();
         for assoc in vpc.cidr_block_association_set() {
@@ -78,7 +71,7 @@ impl Side {
             .attribute(attribute.clone())
             .send()
             .await
-            .map_err(aws("ec2:DescribeVpcAttribute"))?;
+            .map_err(AwsFailure::of("ec2:DescribeVpcAttribute"))?;
         let value = match attribute {
             VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
             _ => out.enable_dns_hostnames(),
@@ -102,7 +95,7 @@ impl Side {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(aws("ec2:DescribeRouteTables"))?;
+            .map_err(AwsFailure::of("ec2:DescribeRouteTables"))?;
         Ok(tables
             .iter()
             .map(|t| RouteTable {
@@ -122,7 +115,7 @@ impl Side {
             .vpc_peering_connection_ids(id)
             .send()
             .await
-            .map_err(aws("ec2:DescribeVpcPeeringConnections"))
+            .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))
         {
             Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => return Ok(None),
             other => other?,
@@ -152,7 +145,7 @@ impl Side {
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(aws("ec2:DescribeVpcPeeringConnections"))?;
+            .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))?;
         let tagged = |p: &VpcPeeringConnection, key: &str, value: &str| {
             p.tags().iter().any(|t| t.key() == Some(key) && t.value() == Some(value))
         };
@@ -185,7 +178,7 @@ impl Side {
             .tag_specifications(tags)
             .send()
             .await
-            .map_err(aws("ec2:CreateVpcPeeringConnection"))?;
+            .map_err(AwsFailure::of("ec2:CreateVpcPeeringConnection"))?;
         let created = out.vpc_peering_connection().map(connection).ok_or_else(|| AwsFailure {
             action: "ec2:CreateVpcPeeringConnection",
             code: "InvalidResponse".into(),
@@ -201,7 +194,7 @@ impl Side {
             .vpc_peering_connection_id(id)
             .send()
             .await
-            .map_err(aws("ec2:AcceptVpcPeeringConnection"))?;
+            .map_err(AwsFailure::of("ec2:AcceptVpcPeeringConnection"))?;
         info!(side = self.label, connection = %id, "accepted peering connection");
         Ok(())
     }
@@ -215,7 +208,7 @@ impl Side {
         } else {
             call.accepter_peering_connection_options(options)
         };
-        call.send().await.map_err(aws("ec2:ModifyVpcPeeringConnectionOptions"))?;
+        call.send().await.map_err(AwsFailure::of("ec2:ModifyVpcPeeringConnectionOptions"))?;
         info!(side = self.label, connection = %id, allow, "set DNS resolution from the remote VPC");
         Ok(())
     }
@@ -227,7 +220,7 @@ impl Side {
             .vpc_peering_connection_id(id)
             .send()
             .await
-            .map_err(aws("ec2:DeleteVpcPeeringConnection"))
+            .map_err(AwsFailure::of("ec2:DeleteVpcPeeringConnection"))
         {
             Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => Ok(()),
             Err(f) => Err(f.into()),
@@ -271,7 +264,7 @@ impl Side {
             IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
             IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
         };
-        match call.send().await.map_err(aws("ec2:CreateRoute")) {
+        match call.send().await.map_err(AwsFailure::of("ec2:CreateRoute")) {
             Ok(_) => {
                 info!(side = self.label, table = %spec.table_id, destination = %spec.destination, connection = %connection_id, "added route");
                 Ok(())
@@ -301,7 +294,7 @@ impl Side {
             IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
             IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
         };
-        match call.send().await.map_err(aws("ec2:DeleteRoute")) {
+        match call.send().await.map_err(AwsFailure::of("ec2:DeleteRoute")) {
             Ok(_) => {
                 info!(side = self.label, table = %spec.table_id, destination = %spec.destination, "removed route");
                 Ok(())

@@ -1,0 +1,100 @@
+//! A custom-resource function under test, with everything around it: moto behind the counting
+//! proxy, the receiver standing in for CloudFormation, the function in the emulator, and SDK
+//! clients straight to moto for seeding and reading back.
+
+use serde_json::{Value, json};
+
+use crate::{Aws, Lambda, Moto, Proxy, Receiver, binary, load_event, response_url};
+
+/// The stack every test request comes from (moto's default account).
+pub const STACK_ID: &str =
+    "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11";
+
+/// A request from `events/<function>/<event>.json`, answered at `response_url`, with these
+/// properties (and, for Update and Delete, the physical id; for Update, the old properties).
+pub fn cfn_event(
+    function: &str,
+    event: &str,
+    response_url: &str,
+    properties: &Value,
+    physical_id: Option<&str>,
+    old: Option<&Value>,
+) -> Value {
+    let mut request = load_event(&format!("events/{function}/{event}.json"), response_url);
+    request["StackId"] = json!(STACK_ID);
+    let token = request["ServiceToken"].clone();
+    let with_token = |p: &Value| {
+        let mut p = p.clone();
+        p["ServiceToken"] = token.clone();
+        p
+    };
+    request["ResourceProperties"] = with_token(properties);
+    match old {
+        Some(old) => request["OldResourceProperties"] = with_token(old),
+        None => {
+            request.as_object_mut().map(|r| r.remove("OldResourceProperties"));
+        }
+    }
+    if let Some(id) = physical_id {
+        request["PhysicalResourceId"] = json!(id);
+    }
+    request
+}
+
+pub struct Rig {
+    pub function: String,
+    pub lambda: Lambda,
+    pub receiver: Receiver,
+    pub proxy: Proxy,
+    pub aws: Aws,
+    pub moto: Moto,
+}
+
+impl Rig {
+    pub fn start(function: &str, timeout_secs: u32) -> Self {
+        let moto = Moto::start();
+        let proxy = Proxy::start(&moto.url());
+        let receiver = Receiver::start();
+        let lambda = Lambda::start(function, &binary(function), timeout_secs, &[("AWS_ENDPOINT_URL", &proxy.url())]);
+        let aws = Aws::new(&moto.url());
+        Self { function: function.into(), lambda, receiver, proxy, aws, moto }
+    }
+
+    /// Send one request (see [`cfn_event`]) and return the one response CloudFormation got,
+    /// checking that there is exactly one, with a one-line reason, and that Lambda was told success.
+    pub fn send(
+        &self,
+        name: &str,
+        event: &str,
+        properties: &Value,
+        physical_id: Option<&str>,
+        old: Option<&Value>,
+    ) -> Value {
+        let url = response_url(&self.receiver, name);
+        let mut request = cfn_event(&self.function, event, &url, properties, physical_id, old);
+        request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
+        let invocation = self.lambda.invoke_json(&request);
+        assert_eq!(
+            (invocation.status, invocation.body.trim()),
+            (200, "null"),
+            "{invocation:?}\n{}",
+            self.lambda.logs()
+        );
+        let answers: Vec<_> = self
+            .receiver
+            .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
+            .into_iter()
+            .filter(|r| r.status == 200)
+            .collect();
+        assert_eq!(answers.len(), 1, "{name}: one response");
+        let body = answers[0].json();
+        assert!(!body["Reason"].as_str().unwrap_or_default().contains('\n'), "{name}: one line");
+        body
+    }
+
+    /// The write calls the function made since the proxy was last reset (anything not a read).
+    pub fn writes(&self) -> Vec<String> {
+        let read = |a: &str| a.contains(":Describe") || a.contains(":Get") || a.contains(":List");
+        self.proxy.calls().calls.into_iter().map(|c| c.action).filter(|a| !read(a)).collect()
+    }
+}
