@@ -1,0 +1,599 @@
+//! Why did this ECS task stop? A pure classification of a stopped task into one of ten categories.
+//!
+//! The signal is usually in `containers[].reason` and `exitCode`: the task's `stoppedReason` is often
+//! just "Essential container in task exited", `stopCode` can be missing, and reasons come re-cased
+//! (`Cannotpullcontainererror`), truncated with `...`, or with a curly apostrophe (`can’t`). So rules
+//! match short, stable markers, case-insensitively, and the ordered table `RULES` is read top to bottom:
+//! first match wins. [`diagnose`] is the entry point; [`TaskDetail::from_json`] reads either input shape.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use Category::*;
+use Look::*;
+
+/// A task as both an EventBridge "ECS Task State Change" `detail` and a `describe-tasks` element carry
+/// it. Everything is optional: old events have no `stopCode`, tasks that never started have no exit codes.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TaskDetail {
+    pub cluster_arn: Option<String>,
+    pub task_arn: Option<String>,
+    pub task_definition_arn: Option<String>,
+    pub group: Option<String>,
+    pub launch_type: Option<String>,
+    pub capacity_provider_name: Option<String>,
+    pub availability_zone: Option<String>,
+    pub last_status: Option<String>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub stopped_at: Option<Timestamp>,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub containers: Vec<Container>,
+}
+
+/// `stoppedAt`: ISO 8601 text in events and AWS CLI v2 output, epoch seconds in raw API / CLI v1 JSON.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Timestamp {
+    Text(String),
+    EpochSeconds(f64),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Container {
+    pub name: Option<String>,
+    pub reason: Option<String>,
+    pub exit_code: Option<i64>,
+    pub last_status: Option<String>,
+    pub image: Option<String>,
+}
+
+/// Why the input is not a task we can diagnose. Messages are one line (the CLI prints them as is).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("input is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("this is a whole describe-tasks response: pass one element of `tasks` (e.g. `jq '.tasks[0]'`)")]
+    WholeDescribeTasks,
+    #[error("an EventBridge event of type {0:?}, not \"ECS Task State Change\"")]
+    OtherEvent(String),
+    #[error("neither an \"ECS Task State Change\" event (no `detail`) nor a describe-tasks task (no `taskArn`)")]
+    NotATask,
+    #[error("the task has a field of the wrong type: {0}")]
+    BadField(serde_json::Error),
+}
+
+/// Keys that make a bare object a `describe-tasks` element (or a hand-trimmed one).
+const TASK_KEYS: &[&str] = &["taskArn", "stoppedReason", "stopCode", "containers"];
+
+impl TaskDetail {
+    /// A whole EventBridge event (the task is its `detail`) or one element of `describe-tasks`' `tasks`.
+    pub fn from_json(text: &str) -> Result<Self, InputError> {
+        let doc: Value = serde_json::from_str(text).map_err(InputError::NotJson)?;
+        let Value::Object(map) = &doc else { return Err(InputError::NotATask) };
+        let task = if let Some(detail) = map.get("detail") {
+            match map.get("detail-type").and_then(Value::as_str) {
+                Some(kind) if kind != "ECS Task State Change" => return Err(InputError::OtherEvent(kind.into())),
+                _ => detail,
+            }
+        } else if TASK_KEYS.iter().any(|key| map.contains_key(*key)) {
+            &doc
+        } else if map.contains_key("tasks") {
+            return Err(InputError::WholeDescribeTasks);
+        } else {
+            return Err(InputError::NotATask);
+        };
+        TaskDetail::deserialize(task).map_err(InputError::BadField)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    OutOfMemory,
+    ImagePull,
+    SecretsOrNetworkInit,
+    HealthCheck,
+    AppExit,
+    SpotInterruption,
+    CapacityOrPlacement,
+    PlatformOrHost,
+    ScalingOrDeployment,
+    Unknown,
+}
+
+impl Category {
+    /// The category in words, to start a summary or a title.
+    pub fn words(self) -> &'static str {
+        match self {
+            Category::OutOfMemory => "Out of memory",
+            Category::ImagePull => "Image pull failed",
+            Category::SecretsOrNetworkInit => "Task setup failed (secrets, registry auth, logs, volumes or network)",
+            Category::HealthCheck => "Failed health checks",
+            Category::AppExit => "Essential container exited",
+            Category::SpotInterruption => "Fargate Spot interruption",
+            Category::CapacityOrPlacement => "No capacity to place or start the task",
+            Category::PlatformOrHost => "AWS platform or host event",
+            Category::ScalingOrDeployment => "Stopped on purpose (deployment, scale-in or StopTask)",
+            Category::Unknown => "Stopped for an unclear reason",
+        }
+    }
+
+    /// The fix, as AWS's documentation gives it (shared/stopped-reasons/fix-hints.md).
+    pub fn hint(self) -> &'static str {
+        match self {
+            Category::OutOfMemory => {
+                "The container's processes used more memory than the task definition allows; load-test to learn the \
+                 real memory need, then raise the task / container hard `memory` limit, and watch `MemoryUtilized` vs \
+                 `MemoryReserved` in Container Insights."
+            }
+            Category::ImagePull => {
+                "Give the task a route to the registry (public subnet: Auto-assign public IP = ENABLED; private subnet: \
+                 NAT gateway, or ECR `api`/`dkr` + S3 gateway VPC endpoints), verify the full repository URI/tag and \
+                 the task execution role's ECR permissions; on EC2 free disk space and authenticate Docker Hub pulls \
+                 to avoid rate limits."
+            }
+            Category::SecretsOrNetworkInit => {
+                "The task execution role needs `ssm:GetParameters` / `secretsmanager:GetSecretValue` (+ `kms:Decrypt` \
+                 for CMK-encrypted values), and on Fargate PV1.4+ the task ENI itself must reach SSM, Secrets Manager, \
+                 ECR and CloudWatch Logs (NAT, public IP or VPC endpoints; VPC DNS resolution enabled). Run the \
+                 `AWSSupport-TroubleshootECSTaskFailedToStart` runbook."
+            }
+            Category::HealthCheck => {
+                "ELB: let the container security group accept traffic from the load balancer, set a service \
+                 `healthCheckGracePeriodSeconds`, and check ping port/path/timeout/interval/unhealthy threshold. \
+                 Container health check: fix the command (tool present in the image) and give it a `startPeriod`."
+            }
+            Category::AppExit => {
+                "An essential container exited, so ECS stopped the whole task: read the container `exitCode`/`reason` \
+                 with DescribeTasks (kept about 1 h) and its awslogs output in CloudWatch Logs; map the exit code \
+                 (1 app error, 126/127 command not executable/not found, 139 segfault)."
+            }
+            Category::SpotInterruption => {
+                "Fargate Spot gives a 2-minute warning (SIGTERM): handle SIGTERM and set container `stopTimeout` <= \
+                 120 s; mix `FARGATE` and `FARGATE_SPOT` in the capacity provider strategy, since a service is \
+                 relaunched on Spot only when capacity exists."
+            }
+            Category::CapacityOrPlacement => {
+                "Not enough CPU/memory/ports/ENIs: add instances (or let the capacity provider scale), shrink the task, \
+                 use dynamic host ports, enable `awsvpcTrunking`, request quota increases; for Fargate \"Capacity is \
+                 unavailable\" retry later or use more AZs/subnets, and size subnets so ENIs can get IPs."
+            }
+            Category::PlatformOrHost => {
+                "AWS retires or patches hosts: services are replaced automatically (keep minimum healthy percent sane), \
+                 standalone tasks must be re-launched by you; watch AWS Health notices. On EC2, drain instances before \
+                 termination (ECS_ENABLE_SPOT_INSTANCE_DRAINING=true for Spot) and keep Docker storage from filling."
+            }
+            Category::ScalingOrDeployment => {
+                "Normally benign: a scale-in, a deployment replacing tasks, or `StopTask` (SIGTERM, then SIGKILL after \
+                 the stop timeout). If deployments stall, adjust `minimumHealthyPercent`/`maximumPercent` so the \
+                 scheduler can start or stop at least one task."
+            }
+            Category::Unknown => {
+                "Capture stopped tasks before they expire (about 1 h in DescribeTasks) by archiving \"ECS Task State \
+                 Change\" events to CloudWatch Logs, then run `AWSSupport-TroubleshootECSTaskFailedToStart`; contact \
+                 support for Fargate-internal errors."
+            }
+        }
+    }
+
+    /// Whether a task-level match should still name a container: these causes live in one container,
+    /// a Spot reclaim or a scale-in does not.
+    fn blames_a_container(self) -> bool {
+        matches!(
+            self,
+            Category::OutOfMemory
+                | Category::ImagePull
+                | Category::SecretsOrNetworkInit
+                | Category::HealthCheck
+                | Category::AppExit
+        )
+    }
+}
+
+/// Where a rule looks and what it looks for. Text markers are lowercase substrings of the reason after
+/// [`normalise`]; stop codes are compared whole, ignoring case.
+#[derive(Debug, Clone, Copy)]
+enum Look {
+    /// The task's `stoppedReason`, then each container's `reason` (AWS Batch joins both into one line,
+    /// old EC2 events put the cause in the container only).
+    AnyReason(&'static [&'static str]),
+    /// The task's `stoppedReason` only.
+    TaskReason(&'static [&'static str]),
+    StopCode(&'static [&'static str]),
+    /// A container's `exitCode` is one of these.
+    ExitCode(&'static [i64]),
+    /// A container's `exitCode` is there and not 0.
+    FailedExit,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    category: Category,
+    look: Look,
+}
+
+const fn rule(category: Category, look: Look) -> Rule {
+    Rule { category, look }
+}
+
+/// The precedence, first match wins: explicit reasons beat stop codes, and stop codes beat exit codes.
+const RULES: &[Rule] = &[
+    // An OOM kill names itself in the container reason whatever the exit code (137, 0 or none), and the
+    // task then also says `EssentialContainerExited`.
+    rule(OutOfMemory, AnyReason(&["outofmemory", "out of memory", "oomkilled", "killed due to memory usage"])),
+    // `exec: "x": executable file not found` comes wrapped in CannotStartContainerError and even
+    // ResourceInitializationError: it is the image's command, not secrets or the network.
+    rule(AppExit, AnyReason(&["executable file not found", "exec format error"])),
+    rule(SpotInterruption, AnyReason(&["spot task was interrupted"])),
+    // "Task failed ELB health checks", "Task failed container health checks": often exit 137 or 0.
+    rule(HealthCheck, AnyReason(&["health check"])),
+    rule(ImagePull, AnyReason(&["cannotpullcontainer", "can't pull the image", "from the amazon ecr repository"])),
+    // Fargate's ResourceInitializationError (secrets, registry auth, log group, EFS) and the EC2 agent's
+    // own wording for secrets. Registry *auth* belongs here, before the ECR connection marker below.
+    rule(
+        SecretsOrNetworkInit,
+        AnyReason(&[
+            "resourceinitializationerror",
+            "unable to pull secrets",
+            "fetching secret data",
+            "unable to assume the role",
+            "failed to validate logger args",
+        ]),
+    ),
+    rule(ImagePull, AnyReason(&["connection issue between the task and amazon ecr"])),
+    // The 2024 wording for Secrets Manager, SSM and CloudWatch Logs.
+    rule(SecretsOrNetworkInit, AnyReason(&["connection issue between the task and"])),
+    rule(
+        CapacityOrPlacement,
+        AnyReason(&[
+            "resource:cpu",
+            "resource:memory",
+            "resource:gpu",
+            "resource:ports",
+            "resource:eni",
+            "capacity is unavailable",
+            "network interface provisioning",
+            "unable to place",
+        ]),
+    ),
+    // Maintenance reasons can be prefixed ("Service x: ECS is performing maintenance..."): substrings.
+    rule(
+        PlatformOrHost,
+        AnyReason(&[
+            "performing maintenance on the underlying infrastructure",
+            "container instance deregistration",
+            "host ec2 (instance",
+            "dockertimeouterror",
+            "could not transition to",
+            "cannotstopcontainererror",
+            "cannotcreatecontainererror",
+            "cannotinspectcontainererror",
+        ]),
+    ),
+    // Not "by user": "Container instance deregistration forced by user" is the host, above.
+    rule(
+        ScalingOrDeployment,
+        AnyReason(&[
+            "scaling activity initiated",
+            "stopped by user",
+            "stopped by the user",
+            "killed by user",
+            "killed by the user",
+            "draining state",
+        ]),
+    ),
+    // Whatever CannotStartContainerError is left (no secrets or network marker): the container's own config.
+    rule(AppExit, AnyReason(&["cannotstartcontainererror"])),
+    // A Fargate-internal error: nothing in the task to fix, even under TaskFailedToStart.
+    rule(Unknown, AnyReason(&["internalerror"])),
+    // Some Spot notices came without the reason text; health-check stops come as ServiceSchedulerInitiated,
+    // which is why the reason rules above go first.
+    rule(SpotInterruption, StopCode(&["SpotInterruption", "TerminationNotice"])),
+    rule(ScalingOrDeployment, StopCode(&["UserInitiated", "ServiceSchedulerInitiated"])),
+    rule(PlatformOrHost, StopCode(&["InfrastructureHealth"])),
+    // Only now exit codes: they must not override an explicit reason (Spot with exit 2, a deployment with 143).
+    rule(AppExit, FailedExit),
+    // An essential container that ended cleanly, with no reason anywhere: nothing says why it ended.
+    rule(Unknown, ExitCode(&[0])),
+    rule(AppExit, StopCode(&["EssentialContainerExited"])),
+    rule(AppExit, TaskReason(&["essential container in task exited"])),
+    // A task that never started and names nothing more specific: most often no room to place it.
+    rule(CapacityOrPlacement, StopCode(&["TaskFailedToStart"])),
+];
+
+/// What a rule matched: the container it points at, the verbatim text, and the rule in words.
+#[derive(Debug, Default)]
+struct Hit<'a> {
+    container: Option<&'a Container>,
+    text: Option<&'a str>,
+    matched: String,
+}
+
+/// Lowercase, and curly apostrophes made straight: AWS's 2024 messages say `can’t`.
+fn normalise(text: &str) -> String {
+    text.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'")
+}
+
+fn marker_in(text: &str, markers: &[&'static str]) -> Option<&'static str> {
+    let text = normalise(text);
+    markers.iter().copied().find(|marker| text.contains(marker))
+}
+
+fn task_reason_hit<'a>(task: &'a TaskDetail, markers: &[&'static str]) -> Option<Hit<'a>> {
+    let reason = task.stopped_reason.as_deref()?;
+    let marker = marker_in(reason, markers)?;
+    Some(Hit { container: None, text: Some(reason), matched: format!("stoppedReason contains {marker:?}") })
+}
+
+fn container_reason_hit<'a>(task: &'a TaskDetail, markers: &[&'static str]) -> Option<Hit<'a>> {
+    task.containers.iter().find_map(|container| {
+        let reason = container.reason.as_deref()?;
+        let marker = marker_in(reason, markers)?;
+        let matched = format!("container reason contains {marker:?}");
+        Some(Hit { container: Some(container), text: Some(reason), matched })
+    })
+}
+
+fn exit_hit(task: &TaskDetail, wanted: impl Fn(i64) -> bool) -> Option<Hit<'_>> {
+    task.containers.iter().find_map(|container| {
+        let code = container.exit_code.filter(|code| wanted(*code))?;
+        let matched = format!("exitCode is {code}");
+        Some(Hit { container: Some(container), text: container.reason.as_deref(), matched })
+    })
+}
+
+impl Look {
+    fn find<'a>(&self, task: &'a TaskDetail) -> Option<Hit<'a>> {
+        match *self {
+            AnyReason(markers) => task_reason_hit(task, markers).or_else(|| container_reason_hit(task, markers)),
+            TaskReason(markers) => task_reason_hit(task, markers),
+            StopCode(codes) => {
+                let code = task.stop_code.as_deref()?;
+                let wanted = codes.iter().find(|wanted| wanted.eq_ignore_ascii_case(code))?;
+                Some(Hit { container: None, text: None, matched: format!("stopCode is {wanted}") })
+            }
+            ExitCode(codes) => exit_hit(task, |code| codes.contains(&code)),
+            FailedExit => exit_hit(task, |code| code != 0),
+        }
+    }
+}
+
+/// The verbatim fields the diagnosis read.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<ContainerEvidence>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerEvidence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnosis {
+    pub category: Category,
+    /// One line: the category in words, the deciding reason, and the blamed container's exit code.
+    pub summary: String,
+    pub hint: &'static str,
+    pub evidence: Evidence,
+    /// The container to look at, when the cause lives in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The rule that decided, in words (e.g. `container reason contains "outofmemory"`).
+    pub matched: String,
+}
+
+/// Classify a stopped task. Pure: the same task always gets the same diagnosis.
+pub fn diagnose(task: &TaskDetail) -> Diagnosis {
+    let found = RULES.iter().find_map(|rule| rule.look.find(task).map(|hit| (rule.category, hit)));
+    let (category, hit) = found.unwrap_or((Unknown, Hit { matched: "no rule matched".into(), ..Hit::default() }));
+    let container = hit.container.or_else(|| if category.blames_a_container() { suspect(task) } else { None });
+    Diagnosis {
+        category,
+        summary: summary(category, task, hit.text, container),
+        hint: category.hint(),
+        evidence: evidence(task),
+        container: container.and_then(|c| c.name.clone()),
+        matched: hit.matched,
+    }
+}
+
+/// For a task-level match: the container that failed (non-zero exit), else one with a reason.
+fn suspect(task: &TaskDetail) -> Option<&Container> {
+    let failed = task.containers.iter().find(|c| c.exit_code.is_some_and(|code| code != 0));
+    failed.or_else(|| task.containers.iter().find(|c| c.reason.is_some()))
+}
+
+fn summary(category: Category, task: &TaskDetail, text: Option<&str>, container: Option<&Container>) -> String {
+    let fact = text.or(task.stopped_reason.as_deref()).or(task.stop_code.as_deref()).unwrap_or("no reason given");
+    let mut line = format!("{}: {}", category.words(), one_line(fact, 200));
+    if let Some(container) = container {
+        let name = container.name.as_deref().unwrap_or("unnamed");
+        match container.exit_code {
+            Some(code) => line += &format!(" (container {name}, exit {code}: {})", exit_meaning(code, category)),
+            None => line += &format!(" (container {name})"),
+        }
+    }
+    line
+}
+
+/// What users look up an exit code for. 137 is SIGKILL, OOM only when the reason says so.
+fn exit_meaning(code: i64, category: Category) -> String {
+    let meaning = match (code, category) {
+        (0, OutOfMemory) => "reported as 0 although the container was killed",
+        (0, _) => "a clean exit",
+        (137, OutOfMemory) => "SIGKILL by the out-of-memory killer",
+        (137, _) => "SIGKILL, e.g. the stop timeout or a failed health check; not OOM unless the reason says so",
+        (139, _) => "SIGSEGV, a segmentation fault",
+        (143, _) => "SIGTERM, the process did not handle the stop signal in time",
+        (126, _) => "the command is not executable",
+        (127, _) => "command not found",
+        (129..=192, _) => return format!("killed by signal {}", code - 128),
+        _ => "application error",
+    };
+    meaning.to_string()
+}
+
+/// Reasons can hold newlines (Batch, hand-joined text) and run long: one line, at most `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    match flat.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &flat[..cut]),
+        None => flat,
+    }
+}
+
+fn evidence(task: &TaskDetail) -> Evidence {
+    let containers = task
+        .containers
+        .iter()
+        .filter(|c| c.reason.is_some() || c.exit_code.is_some())
+        .map(|c| ContainerEvidence { name: c.name.clone(), reason: c.reason.clone(), exit_code: c.exit_code })
+        .collect();
+    Evidence { stop_code: task.stop_code.clone(), stopped_reason: task.stopped_reason.clone(), containers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(stop_code: &str, stopped_reason: &str, container_reason: &str, exit_code: Option<i64>) -> TaskDetail {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let container =
+            Container { name: Some("app".into()), reason: some(container_reason), exit_code, ..Container::default() };
+        TaskDetail {
+            stop_code: some(stop_code),
+            stopped_reason: some(stopped_reason),
+            containers: vec![container],
+            ..TaskDetail::default()
+        }
+    }
+
+    const EXITED: &str = "Essential container in task exited";
+
+    /// (what it shows, stopCode, stoppedReason, container reason, exit code, expected)
+    type Case = (&'static str, &'static str, &'static str, &'static str, Option<i64>, Category);
+
+    #[test]
+    fn tricky_reasons_classify_by_the_table() {
+        #[rustfmt::skip]
+        let cases: &[Case] = &[
+            ("OOM with exit 0", "EssentialContainerExited", EXITED, "OutOfMemoryError: Container killed due to memory usage", Some(0), OutOfMemory),
+            ("OOM without exit code", "", EXITED, "OutOfMemoryError: Container killed due to memory usage", None, OutOfMemory),
+            ("137 alone is not OOM", "EssentialContainerExited", EXITED, "", Some(137), AppExit),
+            ("137 from a health check", "ServiceSchedulerInitiated", "Task failed container health checks", "", Some(137), HealthCheck),
+            ("ELB health check has no own stop code", "ServiceSchedulerInitiated", "Task failed ELB health checks in (elb x)", "", Some(0), HealthCheck),
+            ("exec not found inside ResourceInitializationError", "", "CannotStartContainerError: ResourceInitializationError: failed to create new container runtime task: exec: \"-url\": executable file not found in", "", None, AppExit),
+            ("sentence case pull error", "TaskFailedToStart", "Cannotpullcontainererror: pull image manifest has been retried 5 time(s)", "", None, ImagePull),
+            ("sentence case init error", "TaskFailedToStart", "Resourceinitializationerror: unable to pull secrets or registry auth: execution resource retrieval failed", "", None, SecretsOrNetworkInit),
+            ("curly apostrophe", "", "", "The task can’t pull the image. Check your network configuration", None, ImagePull),
+            ("ECR image connection issue", "TaskFailedToStart", "The task cannot pull 'x' from the Amazon ECR repository 'y'. There is a connection issue between the task and Amazon ECR.", "", None, ImagePull),
+            ("ECR registry auth is init", "TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth: The task cannot pull registry auth from Amazon ECR: There is a connection issue between the task and Amazon ECR.", "", None, SecretsOrNetworkInit),
+            ("truncated Copilot reason", "TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: send request failed caused by: Post https://api.ecr....", "", None, SecretsOrNetworkInit),
+            ("EC2 agent secrets wording", "", EXITED, "Fetching secret data from AWS Secrets Manager in region us-east-1: secret arn:aws:secretsmanager:x: AccessDeniedException", None, SecretsOrNetworkInit),
+            ("pull failure on an old EC2 event", "", EXITED, "CannotPullContainerError: failed to register layer: devicemapper: Error running deviceResume dm_task_run failed", None, ImagePull),
+            ("Spot with exit 2", "SpotInterruption", "Your Spot Task was interrupted.", "", Some(2), SpotInterruption),
+            ("Spot notice without stop code", "", "Your Spot Task was interrupted.", "", None, SpotInterruption),
+            ("deployment with exit 143", "ServiceSchedulerInitiated", "Scaling activity initiated by (deployment ecs-svc/123)", "", Some(143), ScalingOrDeployment),
+            ("user stop with unhandled SIGTERM", "UserInitiated", "Task stopped by user", "", Some(143), ScalingOrDeployment),
+            ("prefixed maintenance", "ServiceSchedulerInitiated", "Service web: ECS is performing maintenance on the underlying infrastructure hosting the task", "", None, PlatformOrHost),
+            ("forced by user is the host", "", "Container instance deregistration forced by user", "", None, PlatformOrHost),
+            ("Batch joined reason", "", "Essential container in task exited - DockerTimeoutError: Could not transition to created; timed out after waiting 4m0s", "", None, PlatformOrHost),
+            ("draining is on purpose", "ServiceSchedulerInitiated", "Service web: container instance is in DRAINING state", "", None, ScalingOrDeployment),
+            ("generic start failure is capacity", "TaskFailedToStart", "Task failed to start", "", None, CapacityOrPlacement),
+            ("container reason beats TaskFailedToStart", "TaskFailedToStart", "Task failed to start", "CannotPullContainerError: context canceled", None, ImagePull),
+            ("placement resource", "TaskFailedToStart", "TaskFailedToStart: RESOURCE:GPU", "", None, CapacityOrPlacement),
+            ("internal error is unknown even when it failed to start", "TaskFailedToStart", "InternalError: <reason>", "", None, Unknown),
+            ("exit 0 and nothing else", "EssentialContainerExited", EXITED, "", Some(0), Unknown),
+            ("no exit code, essential exited", "EssentialContainerExited", EXITED, "", None, AppExit),
+            ("no stop code, exit 1", "", EXITED, "", Some(1), AppExit),
+            ("nothing at all", "", "", "", None, Unknown),
+        ];
+        let wrong: Vec<String> = cases
+            .iter()
+            .filter_map(|&(name, code, reason, container, exit, want)| {
+                let got = diagnose(&task(code, reason, container, exit));
+                (got.category != want)
+                    .then(|| format!("{name}: want {want:?}, got {:?} ({})", got.category, got.matched))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn markers_are_lowercase_with_straight_apostrophes() {
+        for rule in RULES {
+            if let AnyReason(markers) | TaskReason(markers) = rule.look {
+                for marker in markers {
+                    assert_eq!(*marker, normalise(marker), "marker {marker:?} never matches");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn summary_names_the_container_and_the_exit_meaning() {
+        let d = diagnose(&task("EssentialContainerExited", EXITED, "", Some(137)));
+        assert_eq!(d.container.as_deref(), Some("app"));
+        assert!(d.summary.contains("exit 137: SIGKILL"), "{}", d.summary);
+        assert!(d.summary.contains("not OOM"), "{}", d.summary);
+
+        let oom = diagnose(&task("", EXITED, "OutOfMemoryError: Container killed due to memory usage", Some(137)));
+        assert!(oom.summary.contains("out-of-memory killer"), "{}", oom.summary);
+
+        let segv = diagnose(&task("", EXITED, "", Some(139)));
+        assert!(segv.summary.contains("segmentation fault"), "{}", segv.summary);
+    }
+
+    #[test]
+    fn a_spot_reclaim_blames_no_container() {
+        let d = diagnose(&task("SpotInterruption", "Your Spot Task was interrupted.", "", Some(143)));
+        assert_eq!(d.container, None);
+        assert_eq!(d.evidence.containers.len(), 1, "the exit code is still shown");
+    }
+
+    #[test]
+    fn evidence_is_verbatim_and_the_summary_one_line() {
+        let reason = "CannotPullContainerError: line one\nline two";
+        let d = diagnose(&task("TaskFailedToStart", reason, "", None));
+        assert_eq!(d.evidence.stopped_reason.as_deref(), Some(reason));
+        assert_eq!(d.evidence.stop_code.as_deref(), Some("TaskFailedToStart"));
+        assert!(!d.summary.contains('\n'));
+        assert_eq!(one_line(&"é".repeat(300), 200).chars().count(), 203);
+    }
+
+    #[test]
+    fn reads_both_shapes_and_refuses_others() {
+        let event = r#"{"detail-type":"ECS Task State Change","detail":{"stopCode":"UserInitiated","containers":[]}}"#;
+        assert_eq!(TaskDetail::from_json(event).map(|t| t.stop_code).ok().flatten().as_deref(), Some("UserInitiated"));
+
+        let element = r#"{"taskArn":"arn:aws:ecs:us-east-1:1:task/c/1","stoppedAt":1700000000.5,"containers":[{"name":"a","exitCode":1}]}"#;
+        let parsed = TaskDetail::from_json(element).ok();
+        assert_eq!(parsed.as_ref().and_then(|t| t.stopped_at.clone()), Some(Timestamp::EpochSeconds(1700000000.5)));
+
+        assert!(matches!(TaskDetail::from_json("nope"), Err(InputError::NotJson(_))));
+        assert!(matches!(TaskDetail::from_json(r#"{"tasks":[]}"#), Err(InputError::WholeDescribeTasks)));
+        assert!(matches!(
+            TaskDetail::from_json(r#"{"detail-type":"Other","detail":{}}"#),
+            Err(InputError::OtherEvent(_))
+        ));
+        assert!(matches!(TaskDetail::from_json("[1]"), Err(InputError::NotATask)));
+        assert!(matches!(TaskDetail::from_json(r#"{"taskArn":5}"#), Err(InputError::BadField(_))));
+    }
+}
