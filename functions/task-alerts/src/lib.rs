@@ -8,3 +8,4 @@
 //! The `explain-stop` binary runs [`diagnosis::diagnose`] on one JSON document from stdin.
 
 pub mod diagnosis;
+pub mod message;
