@@ -5,7 +5,7 @@
 use harness::ec2::{
     connection, group_rules, interface_endpoint, routes, s3_gateway, security_group, subnet, table, vpc,
 };
-use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, cfn_request, load_event, response_url};
+use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, cfn_event, cfn_request, response_url};
 use serde_json::{Value, json};
 
 fn main() {
@@ -56,37 +56,10 @@ fn endpoint_access(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
         ("Update (drop worker)", "update", web_only.clone(), both),
         ("Delete", "delete", web_only, Value::Null),
     ];
+    let physical_id = format!("{}/TaskEndpointAccess", vpc.id);
     for (i, (step, event, props, old)) in steps.into_iter().enumerate() {
-        proxy.reset();
-        let name = format!("access-{i}");
-        let mut request = load_event(&format!("events/endpoint-access/{event}.json"), &response_url(receiver, &name));
-        request["StackId"] = json!(
-            "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11"
-        );
-        request["ResourceProperties"] = props;
-        if old.is_null() {
-            request.as_object_mut().map(|r| r.remove("OldResourceProperties"));
-        } else {
-            request["OldResourceProperties"] = old;
-        }
-        if event != "create" {
-            request["PhysicalResourceId"] = json!(format!("{}/TaskEndpointAccess", vpc.id));
-        }
-        let invocation = lambda.invoke_json(&request);
-        let answer = receiver
-            .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
-            .pop()
-            .map(|r| r.json())
-            .unwrap_or(Value::Null);
-        println!(
-            "{step:<22} -> {} in {:.1} s: {}",
-            answer["Status"].as_str().unwrap_or("NO RESPONSE"),
-            invocation.elapsed.as_secs_f64(),
-            answer["Reason"].as_str().unwrap_or_default()
-        );
-        if let Some(data) = answer["Data"].as_object() {
-            println!("        attributes: {}", serde_json::to_string(data).unwrap_or_default());
-        }
+        let id = (event != "create").then_some(physical_id.as_str());
+        step_through(&lambda, proxy, receiver, &format!("access-{i}"), step, event, &props, id, &old);
         for (label, group) in &groups {
             let shown: Vec<String> = group_rules(&aws, &ec2, group)
                 .into_iter()
@@ -105,6 +78,39 @@ fn endpoint_access(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
         }
         println!("        AWS calls: {:?}", proxy.calls().counts);
     }
+}
+
+/// One CloudFormation request through a function, from its `events/` file: prints the answer
+/// and returns it. `old` is `Value::Null` unless it is an Update.
+#[allow(clippy::too_many_arguments)]
+fn step_through(
+    lambda: &Lambda,
+    proxy: &Proxy,
+    receiver: &Receiver,
+    name: &str,
+    step: &str,
+    event: &str,
+    props: &Value,
+    physical_id: Option<&str>,
+    old: &Value,
+) -> Value {
+    proxy.reset();
+    let function = if name.starts_with("peering") { "vpc-peering" } else { "endpoint-access" };
+    let old = (!old.is_null()).then_some(old);
+    let request = cfn_event(function, event, &response_url(receiver, name), props, physical_id, old);
+    let invocation = lambda.invoke_json(&request);
+    let path = format!("/cloudformation-custom-resource-response/{name}");
+    let answer = receiver.received_at(&path).pop().map(|r| r.json()).unwrap_or(Value::Null);
+    println!(
+        "{step:<22} -> {} in {:.1} s: {}",
+        answer["Status"].as_str().unwrap_or("NO RESPONSE"),
+        invocation.elapsed.as_secs_f64(),
+        answer["Reason"].as_str().unwrap_or_default()
+    );
+    if let Some(data) = answer["Data"].as_object() {
+        println!("        attributes: {}", serde_json::to_string(data).unwrap_or_default());
+    }
+    answer
 }
 
 /// Custom::VpcPeering across two accounts and two regions: Create, an Update that drops a
@@ -136,35 +142,10 @@ fn vpc_peering(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
         ("Delete", "delete", fewer, Value::Null),
     ];
     for (i, (step, event, props, old)) in steps.into_iter().enumerate() {
-        proxy.reset();
-        let name = format!("peering-{i}");
-        let mut request = load_event(&format!("events/vpc-peering/{event}.json"), &response_url(receiver, &name));
-        request["StackId"] = json!(
-            "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11"
-        );
-        request["ResourceProperties"] = props;
-        if !old.is_null() {
-            request["OldResourceProperties"] = old;
-        }
-        if !physical_id.is_empty() {
-            request["PhysicalResourceId"] = json!(physical_id);
-        }
-        let invocation = lambda.invoke_json(&request);
-        let answer = receiver
-            .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
-            .pop()
-            .map(|r| r.json())
-            .unwrap_or(Value::Null);
+        let id = (!physical_id.is_empty()).then_some(physical_id.clone());
+        let answer =
+            step_through(&lambda, proxy, receiver, &format!("peering-{i}"), step, event, &props, id.as_deref(), &old);
         physical_id = answer["PhysicalResourceId"].as_str().unwrap_or_default().to_string();
-        println!(
-            "{step:<22} -> {} in {:.1} s: {}",
-            answer["Status"].as_str().unwrap_or("NO RESPONSE"),
-            invocation.elapsed.as_secs_f64(),
-            answer["Reason"].as_str().unwrap_or_default()
-        );
-        if let Some(data) = answer["Data"].as_object() {
-            println!("        attributes: {}", serde_json::to_string(data).unwrap_or_default());
-        }
         let (status, requester_dns, accepter_dns) = connection(&aws, &ec2, &physical_id);
         println!(
             "        {physical_id}: {status}, DNS resolution from the remote VPC: requester {requester_dns}, accepter {accepter_dns}"
