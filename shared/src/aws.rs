@@ -55,3 +55,9 @@ impl AwsFailure {
         self.code.eq_ignore_ascii_case(code)
     }
 }
+
+/// Whether `id` has the shape of an AWS resource id: `prefix` then at least 8 hex digits
+/// (`vpc-0a1b2c3d`, `sg-0123456789abcdef0`). A shape check only: it says nothing of existence.
+pub fn is_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|rest| rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}

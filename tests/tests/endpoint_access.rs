@@ -1,11 +1,11 @@
 //! `Custom::EndpointAccess` end to end: the built function in the Lambda emulator, moto behind
 //! the counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
+use harness::Rig;
 use harness::ec2::{
     Vpc, group_rules, interface_endpoint, s3_gateway, s3_prefix_list, security_group, subnet, table, vpc,
 };
 use harness::rig::STACK_ID;
-use harness::{Proxy, Rig};
 use serde_json::{Value, json};
 
 /// A VPC with the default endpoints (ecr.api, ecr.dkr, logs with private DNS; S3 gateway), one
@@ -61,10 +61,6 @@ fn rules_of(w: &Rig, group: &str) -> Vec<(bool, String, bool)> {
         .collect()
 }
 
-fn writes(proxy: &Proxy) -> Vec<String> {
-    proxy.calls().calls.into_iter().map(|c| c.action).filter(|a| !a.contains(":Describe")).collect()
-}
-
 fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v.sort();
     v
@@ -113,7 +109,7 @@ fn create_adds_exactly_the_needed_rules_and_delete_revokes_only_them() {
     w.proxy.reset();
     let body = send(&w, "noop", "update", &properties, Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
-    assert_eq!(writes(&w.proxy), Vec::<String>::new());
+    assert_eq!(w.writes(), Vec::<String>::new());
 
     // Delete twice: only the tagged rules go; the one that was there before stays.
     for name in ["delete", "delete-again"] {
@@ -143,7 +139,7 @@ fn missing_endpoints_fail_or_are_reported() {
         )),
         "{reason}"
     );
-    assert_eq!(writes(&w.proxy), Vec::<String>::new(), "nothing added");
+    assert_eq!(w.writes(), Vec::<String>::new(), "nothing added");
 
     let mut report = fail.clone();
     report["OnMissing"] = json!("Report");
@@ -177,7 +173,7 @@ fn update_revokes_a_dropped_task_group_and_adds_a_new_service() {
     assert_eq!(rules_of(&w, &s.tasks[1]), vec![]);
     assert_eq!(rules_of(&w, &s.endpoint_groups[0]), vec![(false, s.tasks[0].clone(), true)]);
     assert_eq!(rules_of(&w, &s.tasks[0]).len(), 2, "tasks-a keeps its egress to ecr.api and S3");
-    let revokes = writes(&w.proxy);
+    let revokes = w.writes();
     assert_eq!(
         sorted(revokes),
         ["ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"]
@@ -188,7 +184,7 @@ fn update_revokes_a_dropped_task_group_and_adds_a_new_service() {
     let more = json!({"VpcId": s.vpc.id, "TaskSecurityGroupIds": [s.tasks[0]], "Services": ["ecr.api", "s3", "logs"]});
     let body = send(&w, "add-service", "update", &more, Some(&after));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
-    assert_eq!(sorted(writes(&w.proxy)), ["ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress"]);
+    assert_eq!(sorted(w.writes()), ["ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress"]);
     assert_eq!(rules_of(&w, &s.endpoint_groups[2]), vec![(false, s.tasks[0].clone(), true)]);
     let _ = ec2;
 }

@@ -2,7 +2,7 @@
 //! counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
 use harness::ec2::{connection, route_to_gateway, routes, table, vpc};
-use harness::{Aws, Proxy, Rig};
+use harness::{Aws, Rig};
 use serde_json::{Value, json};
 
 const PEER_ACCOUNT: &str = "222222222222";
@@ -15,20 +15,6 @@ fn via(cidrs: &[&str], target: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = cidrs.iter().map(|c| (c.to_string(), target.to_string())).collect();
     v.sort();
     v
-}
-
-fn send(w: &Rig, name: &str, event: &str, properties: &Value, physical_id: Option<&str>, old: Option<&Value>) -> Value {
-    w.send(name, event, properties, physical_id, old)
-}
-
-fn writes(proxy: &Proxy) -> Vec<String> {
-    proxy
-        .calls()
-        .calls
-        .into_iter()
-        .map(|c| c.action)
-        .filter(|a| !a.contains(":Describe") && !a.contains(":Get"))
-        .collect()
 }
 
 #[test]
@@ -44,7 +30,7 @@ fn same_account_same_region_create_update_delete() {
         "AllowDnsResolution": "true", "ExcludeCidrs": ["100.64.0.0/16"],
     });
 
-    let body = send(&w, "create", "create.same-account", &properties, None, None);
+    let body = w.send("create", "create.same-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     assert!(pcx.starts_with("pcx-"));
@@ -63,30 +49,30 @@ fn same_account_same_region_create_update_delete() {
 
     // The same Create again (a retried deployment): the same answer, reads only.
     w.proxy.reset();
-    let again = send(&w, "create-again", "create.same-account", &properties, None, None);
+    let again = w.send("create-again", "create.same-account", &properties, None, None);
     assert_eq!((again["Status"].as_str(), again["PhysicalResourceId"].as_str()), (Some("SUCCESS"), Some(pcx.as_str())));
-    assert_eq!(writes(&w.proxy), Vec::<String>::new(), "a repeated Create changes nothing");
+    assert_eq!(w.writes(), Vec::<String>::new(), "a repeated Create changes nothing");
 
     // Update that drops table b: only our routes there go.
     w.proxy.reset();
     let mut fewer = properties.clone();
     fewer["RouteTableIds"] = json!([a]);
-    let body = send(&w, "drop-table", "update.add-table", &fewer, Some(&pcx), Some(&properties));
+    let body = w.send("drop-table", "update.add-table", &fewer, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["PhysicalResourceId"], json!(pcx));
     assert_eq!(routes(&w.aws, &ec2, &b), vec![]);
     assert_eq!(routes(&w.aws, &ec2, &a), with_igw);
-    assert_eq!(writes(&w.proxy), ["ec2:DeleteRoute", "ec2:DeleteRoute"]);
+    assert_eq!(w.writes(), ["ec2:DeleteRoute", "ec2:DeleteRoute"]);
 
     // The same Update again: reads only.
     w.proxy.reset();
-    let body = send(&w, "drop-table-again", "update.add-table", &fewer, Some(&pcx), Some(&properties));
+    let body = w.send("drop-table-again", "update.add-table", &fewer, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
-    assert_eq!(writes(&w.proxy), Vec::<String>::new(), "a repeated Update changes nothing");
+    assert_eq!(w.writes(), Vec::<String>::new(), "a repeated Update changes nothing");
 
     // Delete: our routes and the connection go; the gateway route someone else added stays.
     for name in ["delete", "delete-again"] {
-        let body = send(&w, name, "delete", &fewer, Some(&pcx), None);
+        let body = w.send(name, "delete", &fewer, Some(&pcx), None);
         assert_eq!(body["Status"], "SUCCESS", "{name}: {body}");
         assert_eq!(routes(&w.aws, &ec2, &a), vec![("0.0.0.0/0".to_string(), igw.clone())], "{name}");
         assert_eq!(routes(&w.aws, &ec2, &p), vec![], "{name}");
@@ -104,8 +90,7 @@ fn a_route_in_the_way_fails_create_and_stays() {
     let igw = route_to_gateway(&w.aws, &ec2, &local, &a, "10.2.0.0/16");
     let before = routes(&w.aws, &ec2, &a);
 
-    let body = send(
-        &w,
+    let body = w.send(
         "conflict",
         "create.same-account",
         &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}),
@@ -119,7 +104,7 @@ fn a_route_in_the_way_fails_create_and_stays() {
         "{reason}"
     );
     assert_eq!(routes(&w.aws, &ec2, &a), before, "the route in the way is unchanged");
-    assert_eq!(writes(&w.proxy), Vec::<String>::new(), "nothing was created");
+    assert_eq!(w.writes(), Vec::<String>::new(), "nothing was created");
 }
 
 #[test]
@@ -128,8 +113,7 @@ fn overlapping_cidrs_fail_before_anything_is_created() {
     let ec2 = w.aws.ec2("us-east-1");
     let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
     let peer = vpc(&w.aws, &ec2, "10.0.128.0/17", &[], true);
-    let body =
-        send(&w, "overlap", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id}), None, None);
+    let body = w.send("overlap", "create.same-account", &json!({"VpcId": local.id, "PeerVpcId": peer.id}), None, None);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
@@ -140,7 +124,7 @@ fn overlapping_cidrs_fail_before_anything_is_created() {
         "{reason}"
     );
     assert_eq!(w.proxy.calls().count("ec2:CreateVpcPeeringConnection"), 0);
-    assert_eq!(writes(&w.proxy), Vec::<String>::new());
+    assert_eq!(w.writes(), Vec::<String>::new());
 }
 
 #[test]
@@ -173,7 +157,7 @@ fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides()
         for (k, v) in extra.as_object().unwrap() {
             properties[k] = v.clone();
         }
-        let body = send(&w, &format!("cross-{i}"), "create.cross-account", &properties, None, None);
+        let body = w.send(&format!("cross-{i}"), "create.cross-account", &properties, None, None);
         assert_eq!(body["Status"], "SUCCESS", "{case}: {body}");
         let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
         assert_eq!(connection(&w.aws, &ec2, &pcx), ("active".into(), true, true), "{case}: seen from the requester");
@@ -195,18 +179,18 @@ fn a_new_peer_is_a_new_connection_and_the_old_delete_removes_only_the_old() {
         (vpc(&w.aws, &ec2, "10.2.0.0/16", &[], true), vpc(&w.aws, &ec2, "10.3.0.0/16", &[], true));
     let a = table(&w.aws, &ec2, &local);
     let old_props = json!({"VpcId": local.id, "PeerVpcId": old_peer.id, "RouteTableIds": [a]});
-    let body = send(&w, "first", "create.same-account", &old_props, None, None);
+    let body = w.send("first", "create.same-account", &old_props, None, None);
     let old_pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
 
     let mut new_props = old_props.clone();
     new_props["PeerVpcId"] = json!(new_peer.id);
-    let body = send(&w, "replace", "update.replace-peer", &new_props, Some(&old_pcx), Some(&old_props));
+    let body = w.send("replace", "update.replace-peer", &new_props, Some(&old_pcx), Some(&old_props));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let new_pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     assert_ne!(new_pcx, old_pcx, "a new physical id");
 
     // CloudFormation's cleanup: Delete of the old id, with the old properties.
-    let body = send(&w, "cleanup", "delete", &old_props, Some(&old_pcx), None);
+    let body = w.send("cleanup", "delete", &old_props, Some(&old_pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let new_peer_cidrs: Vec<&str> = new_peer.cidrs.iter().map(String::as_str).collect();
     assert_eq!(routes(&w.aws, &ec2, &a), via(&new_peer_cidrs, &new_pcx), "only the old routes went");
@@ -235,7 +219,7 @@ fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
     let pcx = requested.unwrap().vpc_peering_connection().unwrap().vpc_peering_connection_id().unwrap().to_string();
     let properties = json!({"VpcId": local.id, "PeerVpcId": theirs.id, "PeerOwnerId": PEER_ACCOUNT, "PeeringConnectionId": pcx, "RouteTableIds": [a]});
 
-    let body = send(&w, "accept", "create.accept", &properties, None, None);
+    let body = w.send("accept", "create.accept", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["PhysicalResourceId"], json!(pcx));
     let (status, _, accepter_dns) = connection(&w.aws, &ec2, &pcx);
@@ -243,7 +227,7 @@ fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
     // moto reports only the requester's primary block on the connection (AWS reports all).
     assert_eq!(routes(&w.aws, &ec2, &a), via(&["10.2.0.0/16"], &pcx));
 
-    let body = send(&w, "accept-delete", "delete", &properties, Some(&pcx), None);
+    let body = w.send("accept-delete", "delete", &properties, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(routes(&w.aws, &ec2, &a), vec![], "our routes go");
     assert_eq!(connection(&w.aws, &ec2, &pcx).0, "active", "the connection we did not create stays");
@@ -259,8 +243,7 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
     let a = table(&w.aws, &ec2, &local);
 
     w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "times": 2, "status": 503, "code": "RequestLimitExceeded", "message": "Request limit exceeded."}));
-    let body = send(
-        &w,
+    let body = w.send(
         "throttled",
         "create.same-account",
         &json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]}),
@@ -278,7 +261,7 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
     w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "skip": 1, "times": 1, "status": 403, "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}));
     let old = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a]});
     let new = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a, b]});
-    let body = send(&w, "denied-route", "update.add-table", &new, Some(&pcx), Some(&old));
+    let body = w.send("denied-route", "update.add-table", &new, Some(&pcx), Some(&old));
     assert_eq!(body["Status"], "FAILED");
     assert_eq!(body["PhysicalResourceId"], json!(pcx), "a failed Update keeps its id");
     let reason = body["Reason"].as_str().unwrap();
@@ -290,7 +273,7 @@ fn throttled_routes_are_retried_and_a_denied_peer_role_is_named() {
     let role = format!("arn:aws:iam::{PEER_ACCOUNT}:role/peering");
     w.proxy.add_rule(json!({"action": "sts:AssumeRole", "status": 403, "code": "AccessDenied", "message": "User is not authorized to perform: sts:AssumeRole"}));
     let properties = json!({"VpcId": local.id, "PeerVpcId": "vpc-0f9e8d7c6b5a40312", "PeerOwnerId": PEER_ACCOUNT, "PeerRoleArn": role, "PeerRegion": "eu-west-1"});
-    let body = send(&w, "denied", "create.cross-account", &properties, None, None);
+    let body = w.send("denied", "create.cross-account", &properties, None, None);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(
@@ -311,7 +294,7 @@ fn cross_account_without_a_role_waits_for_the_peer_then_routes_on_update() {
     let properties =
         json!({"VpcId": local.id, "PeerVpcId": peer.id, "PeerOwnerId": PEER_ACCOUNT, "RouteTableIds": [a]});
 
-    let body = send(&w, "pending", "create.cross-account", &properties, None, None);
+    let body = w.send("pending", "create.cross-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["Data"]["Status"], "pending-acceptance");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
@@ -323,7 +306,7 @@ fn cross_account_without_a_role_waits_for_the_peer_then_routes_on_update() {
     // The README's next step: any property change makes an Update that routes and sets DNS.
     let mut tagged = properties.clone();
     tagged["Tags"] = json!([{"Key": "accepted", "Value": "yes"}]);
-    let body = send(&w, "after-accept", "update.add-table", &tagged, Some(&pcx), Some(&properties));
+    let body = w.send("after-accept", "update.add-table", &tagged, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(body["Data"]["Status"], "active");
     assert_eq!(routes(&w.aws, &ec2, &a), via(&["10.2.0.0/16"], &pcx), "moto reports the accepter's primary block only");
@@ -355,12 +338,12 @@ fn wrong_ids_are_named() {
         ),
     ];
     for (name, properties, expected) in cases {
-        let body = send(&w, name, "create.same-account", &properties, None, None);
+        let body = w.send(name, "create.same-account", &properties, None, None);
         assert_eq!(body["Status"], "FAILED", "{name}");
         let reason = body["Reason"].as_str().unwrap();
         assert!(reason.starts_with(&expected), "{name}: {reason}");
     }
-    assert_eq!(writes(&w.proxy), Vec::<String>::new(), "nothing was created");
+    assert_eq!(w.writes(), Vec::<String>::new(), "nothing was created");
 }
 
 #[test]
@@ -373,7 +356,7 @@ fn a_create_that_fails_halfway_undoes_itself() {
     // The local side routes, then the peer side's first route is denied.
     w.proxy.add_rule(json!({"action": "ec2:CreateRoute", "skip": 2, "times": 1, "status": 403, "code": "UnauthorizedOperation", "message": "You are not authorized to perform this operation."}));
     let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a], "PeerRouteTableIds": [p]});
-    let body = send(&w, "halfway", "create.same-account", &properties, None, None);
+    let body = w.send("halfway", "create.same-account", &properties, None, None);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.starts_with("ec2:CreateRoute failed with UnauthorizedOperation"), "{reason}");

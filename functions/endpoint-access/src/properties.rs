@@ -1,6 +1,7 @@
 //! The resource's properties, as a user writes them in a template, and their validation.
 
 use serde::Deserialize;
+use shared::aws::is_id;
 use shared::custom_resource::properties::cfn;
 
 use crate::error::AccessError;
@@ -68,10 +69,6 @@ impl AccessProperties {
         }
         Ok(())
     }
-}
-
-fn is_id(id: &str, prefix: &str) -> bool {
-    id.strip_prefix(prefix).is_some_and(|rest| rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -125,8 +125,7 @@ impl PeeringProperties {
 }
 
 fn check_id(name: &'static str, id: &str, prefix: &str) -> Result<(), PeeringError> {
-    let rest = id.strip_prefix(prefix).unwrap_or("");
-    if rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if shared::aws::is_id(id, prefix) {
         return Ok(());
     }
     Err(PeeringError::InvalidProperty {
