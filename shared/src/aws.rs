@@ -50,6 +50,23 @@ impl AwsFailure {
         move |e| Self::from_sdk(action, &e)
     }
 
+    /// Worth another try: throttling, AWS's own 5xx codes, and calls that got no usable answer.
+    pub fn is_transient(&self) -> bool {
+        const TRANSIENT: &[&str] = &[
+            "RequestLimitExceeded",
+            "TooManyRequestsException",
+            "InternalError",
+            "InternalFailure",
+            "InternalServerError",
+            "ServiceUnavailable",
+            "Unavailable",
+            "Timeout",
+            "ConnectionError",
+            "InvalidResponse",
+        ];
+        self.code.contains("Throttl") || TRANSIENT.iter().any(|code| self.code_is(code))
+    }
+
     /// AWS and moto spell some codes differently (`…ID.NotFound` vs `…Id.NotFound`).
     pub fn code_is(&self, code: &str) -> bool {
         self.code.eq_ignore_ascii_case(code)

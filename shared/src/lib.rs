@@ -1,6 +1,8 @@
 //! What every ecs-plumbing function shares, and nothing else: the custom-resource protocol
-//! (no business rules), telemetry setup, and AWS SDK configuration from the environment.
+//! (no business rules), telemetry setup, AWS SDK configuration from the environment, and retrying
+//! until the Lambda deadline.
 
 pub mod aws;
 pub mod custom_resource;
+pub mod retry;
 pub mod telemetry;

@@ -106,6 +106,40 @@ pub enum Category {
 }
 
 impl Category {
+    pub const ALL: [Category; 10] = [
+        OutOfMemory,
+        ImagePull,
+        SecretsOrNetworkInit,
+        HealthCheck,
+        AppExit,
+        SpotInterruption,
+        CapacityOrPlacement,
+        PlatformOrHost,
+        ScalingOrDeployment,
+        Unknown,
+    ];
+
+    /// The id users write in configuration and see in JSON: `out_of_memory`.
+    pub fn id(self) -> &'static str {
+        match self {
+            OutOfMemory => "out_of_memory",
+            ImagePull => "image_pull",
+            SecretsOrNetworkInit => "secrets_or_network_init",
+            HealthCheck => "health_check",
+            AppExit => "app_exit",
+            SpotInterruption => "spot_interruption",
+            CapacityOrPlacement => "capacity_or_placement",
+            PlatformOrHost => "platform_or_host",
+            ScalingOrDeployment => "scaling_or_deployment",
+            Unknown => "unknown",
+        }
+    }
+
+    /// Parse an [`id`](Category::id), ignoring case and surrounding spaces.
+    pub fn from_id(text: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.id().eq_ignore_ascii_case(text.trim()))
+    }
+
     /// The category in words, to start a summary or a title.
     pub fn words(self) -> &'static str {
         match self {

@@ -4,8 +4,21 @@
 //!   one element of `describe-tasks`' `tasks`) in, a category, a one-line summary, the fix hint and the
 //!   verbatim evidence out. The precedence is an ordered rule table, table-tested against the real
 //!   reasons in `shared/stopped-reasons/`.
+//! - [`message`]: the alert rendered for SNS, Amazon Q Developer and each chat webhook (pure).
+//! - [`triage`]: which events become alerts (pure): STOPPED tasks of watched clusters, not ignored.
+//! - [`config`]: the environment, read once. [`webhook`]: the secret's value and the POST.
+//! - [`handler`]: the effects: publish and post at once, each retried until shortly before the deadline.
 //!
 //! The `explain-stop` binary runs [`diagnosis::diagnose`] on one JSON document from stdin.
 
+pub mod config;
 pub mod diagnosis;
+pub mod error;
+pub mod handler;
 pub mod message;
+pub mod triage;
+pub mod webhook;
+
+pub use config::Config;
+pub use error::AlertError;
+pub use handler::{Alerter, handle};

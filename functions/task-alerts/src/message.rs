@@ -178,7 +178,7 @@ impl Alert {
 
     /// `<category id>`, e.g. `out_of_memory`, as the diagnosis serialises it.
     pub fn category_id(&self) -> String {
-        serde_json::to_value(self.category).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        self.category.id().to_string()
     }
 
     /// One line: `[<cluster>] <service or family>: <category words> (<container>, <key fact>)`.

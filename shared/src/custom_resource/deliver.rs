@@ -1,15 +1,9 @@
 //! The PUT to the presigned `ResponseURL`, retried while the deadline allows.
 
-use std::time::Duration;
-
 use reqwest::header::CONTENT_TYPE;
 use tokio::time::Instant;
 
-/// Below this much time left an attempt could not finish; stop instead.
-const MIN_ATTEMPT: Duration = Duration::from_millis(250);
-const MAX_ATTEMPT: Duration = Duration::from_secs(10);
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+use crate::retry::{Failure, GaveUp, until_deadline};
 
 #[derive(Debug)]
 pub(crate) struct NotDelivered {
@@ -27,34 +21,22 @@ pub(crate) async fn put_response(
     body: Vec<u8>,
     deadline: Instant,
 ) -> Result<u32, NotDelivered> {
-    let mut backoff = FIRST_BACKOFF;
-    let mut attempts = 0;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left < MIN_ATTEMPT {
-            let last = if attempts == 0 {
-                "no time was left before the deadline".to_string()
-            } else {
-                "deadline reached".to_string()
-            };
-            return Err(NotDelivered { attempts, last });
+    let put = |budget| {
+        let sent = http.put(url).header(CONTENT_TYPE, "").body(body.clone()).timeout(budget).send();
+        async move {
+            match sent.await {
+                Ok(r) if r.status().is_success() => Ok(()),
+                Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
+                    Err(Failure::Retryable(format!("HTTP {}", r.status())))
+                }
+                Ok(r) => Err(Failure::Final(format!("HTTP {} (not retried)", r.status()))),
+                // without_url: the presigned URL must never reach a log line.
+                Err(e) => Err(Failure::Retryable(e.without_url().to_string())),
+            }
         }
-        attempts += 1;
-        let sent =
-            http.put(url).header(CONTENT_TYPE, "").body(body.clone()).timeout(left.min(MAX_ATTEMPT)).send().await;
-        let failure = match sent {
-            Ok(r) if r.status().is_success() => return Ok(attempts),
-            Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => format!("HTTP {}", r.status()),
-            Ok(r) => return Err(NotDelivered { attempts, last: format!("HTTP {} (not retried)", r.status()) }),
-            // without_url: the presigned URL must never reach a log line.
-            Err(e) => e.without_url().to_string(),
-        };
-        tracing::warn!(attempt = attempts, failure = %failure, "response PUT failed; retrying");
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left < backoff + MIN_ATTEMPT {
-            return Err(NotDelivered { attempts, last: failure });
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+    };
+    match until_deadline("response PUT", deadline, put).await {
+        Ok(((), attempts)) => Ok(attempts),
+        Err(GaveUp { attempts, last }) => Err(NotDelivered { attempts, last: last.to_string() }),
     }
 }

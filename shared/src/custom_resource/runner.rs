@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde::de::DeserializeOwned;
@@ -168,7 +168,7 @@ impl Protocol {
         event: LambdaEvent<Value>,
     ) -> Result<(), ProtocolError> {
         let started = Instant::now();
-        let deadline = deadline_instant(event.context.deadline);
+        let deadline = crate::retry::deadline_instant(event.context.deadline);
         let request = match Request::parse(&event.payload) {
             Ok(request) => request,
             Err(EnvelopeError::Unusable { target, problem }) => {
@@ -333,19 +333,6 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into())
-}
-
-/// Lambda's deadline (ms since the epoch) as an `Instant`. Runners that fake it (0, or in the
-/// past) get a minute, so the guard still bounds the work.
-fn deadline_instant(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-    match deadline_ms.checked_sub(now_ms) {
-        Some(left) if left > 0 => Instant::now() + Duration::from_millis(left),
-        _ => {
-            warn!(deadline_ms, "no usable deadline from the runtime; allowing 60 s");
-            Instant::now() + Duration::from_secs(60)
-        }
-    }
 }
 
 #[cfg(test)]

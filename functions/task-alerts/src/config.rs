@@ -1,0 +1,239 @@
+//! The function's configuration: environment variables, read once at cold start. A bad value is
+//! reported with the variable's name, so the first invocation fails with a reason a user can act on.
+
+use std::time::Duration;
+
+use crate::diagnosis::Category;
+use crate::message::WebhookFormat;
+
+pub const TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const SNS_MESSAGE_FORMAT: &str = "SNS_MESSAGE_FORMAT";
+pub const WEBHOOK_SECRET_ARN: &str = "WEBHOOK_SECRET_ARN";
+pub const WEBHOOK_FORMAT: &str = "WEBHOOK_FORMAT";
+pub const IGNORE_CATEGORIES: &str = "IGNORE_CATEGORIES";
+pub const CLUSTERS: &str = "CLUSTERS";
+pub const SECRET_TTL_SECONDS: &str = "SECRET_TTL_SECONDS";
+pub const REGION: &str = "AWS_REGION";
+
+const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
+const MAX_SECRET_TTL_SECONDS: u64 = 86_400;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub topic_arn: Option<String>,
+    pub sns_format: SnsFormat,
+    /// The secret's ARN or name. Its value is the webhook URL, or JSON `{"url": …, "format": …}`.
+    pub webhook_secret: Option<String>,
+    /// The format of a secret that holds a bare URL; `None`: guess from the URL's host.
+    pub webhook_format: Option<WebhookFormat>,
+    pub ignored: Vec<Category>,
+    /// Cluster names to watch; empty: every cluster.
+    pub clusters: Vec<String>,
+    pub secret_ttl: Duration,
+    /// For the console links.
+    pub region: String,
+}
+
+/// What goes on the SNS topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnsFormat {
+    /// A subject and a plain-text body, for email and SMS subscribers.
+    Text,
+    /// The custom-notification JSON of Amazon Q Developer in chat applications (formerly AWS Chatbot).
+    AmazonQ,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("bad configuration: {variable} {problem}")]
+    Bad { variable: &'static str, problem: String },
+    #[error(
+        "bad configuration: set {TOPIC_ARN} (an SNS topic) or {WEBHOOK_SECRET_ARN} (a secret holding a webhook URL), or both: an alert needs somewhere to go"
+    )]
+    NoDestination,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `lookup` answers a variable's value; blank counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let bad = |variable: &'static str, problem: String| ConfigError::Bad { variable, problem };
+
+        let topic_arn = get(TOPIC_ARN);
+        if let Some(arn) = &topic_arn
+            && !is_arn_of(arn, "sns")
+        {
+            return Err(bad(
+                TOPIC_ARN,
+                format!("is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>): `{arn}`"),
+            ));
+        }
+        let webhook_secret = get(WEBHOOK_SECRET_ARN);
+        if let Some(secret) = &webhook_secret
+            && !is_secret_id(secret)
+        {
+            return Err(bad(
+                WEBHOOK_SECRET_ARN,
+                format!("is neither a Secrets Manager secret ARN nor a secret name: `{secret}`"),
+            ));
+        }
+        if topic_arn.is_none() && webhook_secret.is_none() {
+            return Err(ConfigError::NoDestination);
+        }
+        let sns_format = match get(SNS_MESSAGE_FORMAT).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("text") => SnsFormat::Text,
+            Some("amazon-q" | "amazon_q" | "chatbot") => SnsFormat::AmazonQ,
+            Some(other) => return Err(bad(SNS_MESSAGE_FORMAT, format!("must be `text` or `amazon-q`, not `{other}`"))),
+        };
+        let webhook_format = match get(WEBHOOK_FORMAT) {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|e| bad(WEBHOOK_FORMAT, format!("is wrong: {e}")))?),
+        };
+        let ignored = match lookup(IGNORE_CATEGORIES) {
+            None => vec![Category::ScalingOrDeployment],
+            Some(list) => categories(&list).map_err(|problem| bad(IGNORE_CATEGORIES, problem))?,
+        };
+        let clusters = get(CLUSTERS).map(|list| cluster_names(&list)).unwrap_or_default();
+        let secret_ttl = match get(SECRET_TTL_SECONDS) {
+            None => DEFAULT_SECRET_TTL,
+            Some(v) => match v.parse::<u64>() {
+                Ok(seconds) if seconds <= MAX_SECRET_TTL_SECONDS => Duration::from_secs(seconds),
+                _ => {
+                    return Err(bad(
+                        SECRET_TTL_SECONDS,
+                        format!("must be whole seconds from 0 to {MAX_SECRET_TTL_SECONDS}, not `{v}`"),
+                    ));
+                }
+            },
+        };
+        let region = get(REGION).unwrap_or_default();
+        Ok(Config { topic_arn, sns_format, webhook_secret, webhook_format, ignored, clusters, secret_ttl, region })
+    }
+
+    /// Whether alerts for tasks of `cluster` (a name) are wanted.
+    pub fn watches(&self, cluster: &str) -> bool {
+        self.clusters.is_empty() || self.clusters.iter().any(|c| c == cluster)
+    }
+}
+
+/// `a, b`: category ids; blank or `none`: ignore nothing.
+fn categories(list: &str) -> Result<Vec<Category>, String> {
+    if list.trim().is_empty() || list.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            Category::from_id(c).ok_or_else(|| {
+                let known: Vec<&str> = Category::ALL.iter().map(|c| c.id()).collect();
+                format!(
+                    "names an unknown category `{c}`: expected some of {} (comma-separated), or `none`",
+                    known.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Names or ARNs (`arn:aws:ecs:<region>:<account>:cluster/<name>`), comma-separated, as names.
+fn cluster_names(list: &str) -> Vec<String> {
+    let name = |c: &str| c.rsplit_once(":cluster/").map_or(c, |(_, name)| name).to_string();
+    list.split(',').map(str::trim).filter(|c| !c.is_empty()).map(name).collect()
+}
+
+/// `arn:<partition>:<service>:<region>:<account>:<resource>` with a 12-digit account.
+fn is_arn_of(arn: &str, service: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, s, region, account, resource]
+        if partition.starts_with("aws") && *s == service && !region.is_empty()
+            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !resource.is_empty())
+}
+
+/// A secret ARN, or a name as Secrets Manager allows it (ASCII letters, digits and `/_+=.@-`).
+fn is_secret_id(id: &str) -> bool {
+    if id.starts_with("arn:") {
+        return is_arn_of(id, "secretsmanager") && id.contains(":secret:");
+    }
+    id.len() <= 512 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ecs-alerts";
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecs-alerts/webhook-AbCdEf";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[(TOPIC_ARN, TOPIC)]).unwrap();
+        assert_eq!(c.topic_arn.as_deref(), Some(TOPIC));
+        assert_eq!((c.sns_format, c.webhook_secret.as_deref(), c.webhook_format), (SnsFormat::Text, None, None));
+        assert_eq!(c.ignored, vec![Category::ScalingOrDeployment], "benign stops are not sent by default");
+        assert!(c.clusters.is_empty() && c.watches("any"));
+        assert_eq!(c.secret_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn every_setting() {
+        let c = config(&[
+            (WEBHOOK_SECRET_ARN, "ecs-alerts/webhook"),
+            (SNS_MESSAGE_FORMAT, "Amazon-Q"),
+            (TOPIC_ARN, TOPIC),
+            (WEBHOOK_FORMAT, "teams"),
+            (IGNORE_CATEGORIES, " spot_interruption , scaling_or_deployment"),
+            (CLUSTERS, "prod, arn:aws:ecs:us-east-1:123456789012:cluster/batch"),
+            (SECRET_TTL_SECONDS, "0"),
+            (REGION, "eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(c.sns_format, SnsFormat::AmazonQ);
+        assert_eq!(c.webhook_format, Some(WebhookFormat::Teams));
+        assert_eq!(c.ignored, vec![Category::SpotInterruption, Category::ScalingOrDeployment]);
+        assert_eq!(c.clusters, vec!["prod", "batch"]);
+        assert!(c.watches("batch") && !c.watches("dev"));
+        assert_eq!((c.secret_ttl, c.region.as_str()), (Duration::ZERO, "eu-west-1"));
+        assert_eq!(config(&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "")]).unwrap().ignored, vec![]);
+        assert_eq!(config(&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "none")]).unwrap().ignored, vec![]);
+        assert_eq!(config(&[(WEBHOOK_SECRET_ARN, SECRET)]).unwrap().webhook_secret.as_deref(), Some(SECRET));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "set ALERT_TOPIC_ARN"),
+            (&[(TOPIC_ARN, "  ")], "set ALERT_TOPIC_ARN"),
+            (&[(TOPIC_ARN, "ecs-alerts")], "ALERT_TOPIC_ARN is not an SNS topic ARN"),
+            (&[(TOPIC_ARN, "arn:aws:sqs:us-east-1:123456789012:q")], "ALERT_TOPIC_ARN is not an SNS topic ARN"),
+            (&[(WEBHOOK_SECRET_ARN, "https://hooks.slack.com/x")], "WEBHOOK_SECRET_ARN is neither"),
+            (&[(TOPIC_ARN, TOPIC), (SNS_MESSAGE_FORMAT, "html")], "SNS_MESSAGE_FORMAT must be `text` or `amazon-q`"),
+            (&[(TOPIC_ARN, TOPIC), (WEBHOOK_FORMAT, "irc")], "WEBHOOK_FORMAT is wrong: unknown webhook format \"irc\""),
+            (&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "oom")], "IGNORE_CATEGORIES names an unknown category `oom`"),
+            (&[(TOPIC_ARN, TOPIC), (SECRET_TTL_SECONDS, "5m")], "SECRET_TTL_SECONDS must be whole seconds"),
+            (&[(TOPIC_ARN, TOPIC), (SECRET_TTL_SECONDS, "86401")], "SECRET_TTL_SECONDS must be whole seconds"),
+        ];
+        for (vars, expected) in cases {
+            let message = config(vars).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.starts_with("bad configuration: "), "{vars:?}: {message}");
+            assert!(message.contains(expected), "{vars:?}: {message}");
+            assert!(!message.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn category_ids_are_what_the_diagnosis_prints() {
+        for category in Category::ALL {
+            assert_eq!(serde_json::to_value(category).unwrap(), category.id());
+            assert_eq!(Category::from_id(&category.id().to_uppercase()), Some(category));
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! What can go wrong in an invocation, as the one line Lambda records and the on-failure
+//! destination keeps. No variant holds the webhook URL or the secret's value.
+
+use std::fmt;
+
+use shared::aws::AwsFailure;
+use shared::retry::Last;
+
+use crate::config::{ConfigError, TOPIC_ARN, WEBHOOK_SECRET_ARN};
+use crate::webhook::{PostError, UnusableSecret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// At least one destination kept failing; the invocation fails so Lambda retries it and the
+    /// on-failure destination keeps the event.
+    #[error("alert \"{title}\" not delivered: {}{}", join(failed), sent_note(delivered))]
+    NotDelivered { title: String, failed: Vec<DestinationFailure>, delivered: Vec<&'static str> },
+}
+
+/// One destination that gave up, after how many attempts, and the last failure.
+#[derive(Debug)]
+pub struct DestinationFailure {
+    pub destination: &'static str,
+    pub attempts: u32,
+    pub last: Last<DeliveryError>,
+}
+
+impl fmt::Display for DestinationFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tries = if self.attempts == 1 { "1 attempt".to_string() } else { format!("{} attempts", self.attempts) };
+        write!(f, "{}: {} ({tries})", self.destination, self.last)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("{}{}", .0, hint_for_sns(.0))]
+    Sns(AwsFailure),
+    #[error("cannot read the webhook secret {secret}: {failure}{}", hint_for_secret(.failure))]
+    SecretRead { secret: String, failure: AwsFailure },
+    #[error(
+        "the webhook secret {secret} is unusable: {problem}; store the URL, or JSON {{\"url\": \"https://…\", \"format\": \"slack|teams|chime|discord|generic\"}}"
+    )]
+    SecretUnusable { secret: String, problem: UnusableSecret },
+    #[error("{0}")]
+    Post(PostError),
+}
+
+fn hint_for_sns(failure: &AwsFailure) -> String {
+    if failure.code_is("AuthorizationError") || failure.code.contains("AccessDenied") {
+        "; allow sns:Publish on the topic for this function's role".into()
+    } else if failure.code_is("NotFound") {
+        format!("; check that {TOPIC_ARN} names an existing topic in this region")
+    } else if failure.code.starts_with("KMS") {
+        "; allow the function's role kms:GenerateDataKey and kms:Decrypt on the topic's key".into()
+    } else {
+        String::new()
+    }
+}
+
+fn hint_for_secret(failure: &AwsFailure) -> String {
+    if failure.code.contains("AccessDenied") {
+        "; allow secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if customer-managed)".into()
+    } else if failure.code_is("ResourceNotFoundException") {
+        format!("; check {WEBHOOK_SECRET_ARN}")
+    } else {
+        String::new()
+    }
+}
+
+fn join(failed: &[DestinationFailure]) -> String {
+    failed.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+fn sent_note(delivered: &[&str]) -> String {
+    if delivered.is_empty() { String::new() } else { format!(" ({} got it)", delivered.join(", ")) }
+}
+
+impl AlertError {
+    /// For Lambda's `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AlertError::Config(_) => "BadConfiguration",
+            AlertError::NotDelivered { .. } => "AlertNotDelivered",
+        }
+    }
+}
+
+impl From<AlertError> for lambda_runtime::Diagnostic {
+    fn from(error: AlertError) -> Self {
+        lambda_runtime::Diagnostic { error_type: error.kind().into(), error_message: error.to_string() }
+    }
+}

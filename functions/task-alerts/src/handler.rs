@@ -1,0 +1,177 @@
+//! One event in: triage it, then send the alert to every configured destination at once, each
+//! retried until shortly before the deadline. `Err` only when a destination kept failing.
+
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::Client as SecretsClient;
+use aws_sdk_sns::Client as SnsClient;
+use lambda_runtime::LambdaEvent;
+use serde_json::{Value, json};
+use shared::aws::AwsFailure;
+use shared::retry::{Failure, GaveUp, deadline_instant, until_deadline};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::config::{Config, ConfigError, SnsFormat};
+use crate::error::{AlertError, DeliveryError, DestinationFailure};
+use crate::message::Alert;
+use crate::triage::{Triage, triage};
+use crate::webhook::Webhook;
+
+/// Stop retrying this long before Lambda's deadline (at most a quarter of the time there is), so the
+/// invocation ends with its own error instead of a timeout.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+
+pub struct Alerter {
+    config: Config,
+    sns: SnsClient,
+    secrets: SecretsClient,
+    http: reqwest::Client,
+    /// The webhook from the secret, and when it was read: re-read after the TTL (rotation).
+    webhook: Mutex<Option<(Webhook, Instant)>>,
+}
+
+/// The Lambda handler. A bad configuration fails every invocation with its reason.
+pub async fn handle(alerter: &Result<Alerter, ConfigError>, event: LambdaEvent<Value>) -> Result<Value, AlertError> {
+    let span = info_span!("event", request_id = %event.context.request_id);
+    match alerter {
+        Ok(alerter) => alerter.handle(event).instrument(span).await,
+        Err(config) => {
+            span.in_scope(|| error!(error = %config, "not started"));
+            Err(config.clone().into())
+        }
+    }
+}
+
+impl Alerter {
+    /// The SDK clients retry nothing themselves: [`until_deadline`] does, knowing the deadline.
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        let no_retry = aws_config::retry::RetryConfig::disabled();
+        let sns = SnsClient::from_conf(aws_sdk_sns::config::Builder::from(sdk).retry_config(no_retry.clone()).build());
+        let secrets =
+            SecretsClient::from_conf(aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(no_retry).build());
+        let http = reqwest::Client::builder().user_agent("ecs-plumbing-task-alerts").build().unwrap_or_default();
+        Alerter { config, sns, secrets, http, webhook: Mutex::new(None) }
+    }
+
+    async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, AlertError> {
+        let deadline = deadline_instant(event.context.deadline);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let deadline = deadline - DEADLINE_MARGIN.min(left / 4);
+        match triage(&event.payload, &self.config) {
+            Triage::Ignore(why) => {
+                info!(reason = %why, "ignored");
+                Ok(json!({"status": "ignored", "reason": why}))
+            }
+            Triage::Reject(why) => {
+                warn!(reason = %why, "rejected");
+                Ok(json!({"status": "rejected", "reason": why}))
+            }
+            Triage::Alert(alert) => self.send(&alert, deadline).await,
+        }
+    }
+
+    async fn send(&self, alert: &Alert, deadline: Instant) -> Result<Value, AlertError> {
+        let title = alert.title();
+        info!(category = alert.category.id(), task = alert.task_arn.as_deref().unwrap_or(""), title = %title, "diagnosed");
+        // Boxed: the SDK's futures nest deep enough to overflow the compiler's layout recursion.
+        let (sns, webhook) =
+            tokio::join!(Box::pin(self.publish(alert, deadline)), Box::pin(self.post(alert, deadline)));
+        let (mut delivered, mut failed) = (Vec::new(), Vec::new());
+        for (destination, result) in [("SNS", sns), ("webhook", webhook)] {
+            match result {
+                None => {}
+                Some(Ok(attempts)) => delivered.push((destination, attempts)),
+                Some(Err(GaveUp { attempts, last })) => {
+                    let failure = DestinationFailure { destination, attempts, last };
+                    error!(destination, error = %failure, "not delivered");
+                    failed.push(failure);
+                }
+            }
+        }
+        if !failed.is_empty() {
+            let delivered = delivered.iter().map(|(destination, _)| *destination).collect();
+            return Err(AlertError::NotDelivered { title, failed, delivered });
+        }
+        let destinations: Vec<Value> = delivered
+            .iter()
+            .map(|(destination, attempts)| json!({"destination": destination, "attempts": attempts}))
+            .collect();
+        Ok(json!({"status": "sent", "category": alert.category.id(), "title": title, "destinations": destinations}))
+    }
+
+    /// `None` when no topic is configured.
+    async fn publish(&self, alert: &Alert, deadline: Instant) -> Option<Result<u32, GaveUp<DeliveryError>>> {
+        let topic = self.config.topic_arn.as_deref()?;
+        let message = match self.config.sns_format {
+            SnsFormat::Text => alert.plain_text(),
+            SnsFormat::AmazonQ => alert.amazon_q_notification(&alert.thread_id()).to_string(),
+        };
+        let publish = |_budget| {
+            let call = self.sns.publish().topic_arn(topic).subject(alert.sns_subject()).message(&message).send();
+            async move {
+                let out =
+                    call.await.map_err(|e| retryable(AwsFailure::from_sdk("sns:Publish", &e), DeliveryError::Sns))?;
+                Ok(out.message_id.unwrap_or_default())
+            }
+        };
+        let result = until_deadline("sns:Publish", deadline, publish).await;
+        Some(result.map(|(message_id, attempts)| {
+            info!(topic, message_id, attempts, "published to SNS");
+            attempts
+        }))
+    }
+
+    /// `None` when no webhook secret is configured.
+    async fn post(&self, alert: &Alert, deadline: Instant) -> Option<Result<u32, GaveUp<DeliveryError>>> {
+        let secret = self.config.webhook_secret.as_deref()?;
+        let post = |budget| async move {
+            let webhook = self.webhook(secret).await?;
+            let payload = alert.webhook_payload(webhook.format);
+            match webhook.post(&self.http, &payload, budget).await {
+                Ok(status) => Ok((webhook.format, status)),
+                Err(failure) => {
+                    if let Failure::Final(_) = failure {
+                        // A 4xx may mean the URL was rotated: read the secret again next time.
+                        *self.webhook.lock().await = None;
+                    }
+                    Err(match failure {
+                        Failure::Retryable(e) => Failure::Retryable(DeliveryError::Post(e)),
+                        Failure::Final(e) => Failure::Final(DeliveryError::Post(e)),
+                    })
+                }
+            }
+        };
+        let result = until_deadline("webhook POST", deadline, post).await;
+        Some(result.map(|((format, status), attempts)| {
+            info!(format = ?format, status, attempts, "posted to webhook");
+            attempts
+        }))
+    }
+
+    /// The webhook, from the cache while it is younger than the TTL, else from Secrets Manager.
+    async fn webhook(&self, secret: &str) -> Result<Webhook, Failure<DeliveryError>> {
+        let mut cached = self.webhook.lock().await;
+        if let Some((webhook, read_at)) = cached.as_ref()
+            && read_at.elapsed() < self.config.secret_ttl
+        {
+            return Ok(webhook.clone());
+        }
+        let read = self.secrets.get_secret_value().secret_id(secret).send().await;
+        let value = read.map_err(|e| {
+            let failure = AwsFailure::from_sdk("secretsmanager:GetSecretValue", &e);
+            retryable(failure, |failure| DeliveryError::SecretRead { secret: secret.to_string(), failure })
+        })?;
+        let unusable = |problem| Failure::Final(DeliveryError::SecretUnusable { secret: secret.to_string(), problem });
+        let text = value.secret_string().ok_or_else(|| unusable(crate::webhook::UnusableSecret::Empty))?;
+        let webhook = Webhook::from_secret(text, self.config.webhook_format).map_err(unusable)?;
+        info!(secret, format = ?webhook.format, "read the webhook secret");
+        *cached = Some((webhook.clone(), Instant::now()));
+        Ok(webhook)
+    }
+}
+
+fn retryable(failure: AwsFailure, wrap: impl FnOnce(AwsFailure) -> DeliveryError) -> Failure<DeliveryError> {
+    if failure.is_transient() { Failure::Retryable(wrap(failure)) } else { Failure::Final(wrap(failure)) }
+}

@@ -1,0 +1,171 @@
+//! The chat webhook: where it is (from the secret's value) and how to post to it.
+//!
+//! The URL is a credential (anyone holding it can post to the channel). It lives only inside
+//! [`Webhook`], whose `Debug` hides it; no error here carries it or the secret's value, and HTTP
+//! client errors are stripped of it before they leave.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::Url;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
+
+use crate::message::WebhookFormat;
+use shared::retry::Failure;
+
+#[derive(Clone)]
+pub struct Webhook {
+    url: Url,
+    pub format: WebhookFormat,
+}
+
+impl fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhook").field("url", &"<hidden>").field("format", &self.format).finish()
+    }
+}
+
+/// Why a secret's value is not a webhook. Never says what the value was.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnusableSecret {
+    #[error("the secret is empty")]
+    Empty,
+    #[error("the secret is JSON but has no string `url`")]
+    NoUrl,
+    #[error("the secret's URL does not parse as a URL")]
+    NotAUrl,
+    #[error("the secret's URL must use https (http only to localhost)")]
+    NotHttps,
+    #[error("the secret's {0}")]
+    Format(crate::message::UnknownFormat),
+}
+
+impl Webhook {
+    /// The secret's value: a bare URL, or JSON `{"url": "...", "format": "slack"}`. A bare URL takes
+    /// `default_format`, else the format its host says (hooks.slack.com: Slack…), else generic JSON.
+    pub fn from_secret(value: &str, default_format: Option<WebhookFormat>) -> Result<Self, UnusableSecret> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(UnusableSecret::Empty);
+        }
+        let (url, format) = if value.starts_with('{') {
+            // Parse errors are not shown: serde's messages can quote the input.
+            let json: Value = serde_json::from_str(value).map_err(|_| UnusableSecret::NoUrl)?;
+            let url = json.get("url").and_then(Value::as_str).ok_or(UnusableSecret::NoUrl)?;
+            let format = match json.get("format").and_then(Value::as_str) {
+                Some(name) => Some(name.parse().map_err(UnusableSecret::Format)?),
+                None => default_format,
+            };
+            (url.trim().to_string(), format)
+        } else {
+            (value.to_string(), default_format)
+        };
+        let url = Url::parse(&url).map_err(|_| UnusableSecret::NotAUrl)?;
+        let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if !(url.scheme() == "https" || (url.scheme() == "http" && local)) {
+            return Err(UnusableSecret::NotHttps);
+        }
+        let format = format.unwrap_or_else(|| format_of_host(&url));
+        Ok(Webhook { url, format })
+    }
+
+    /// POST `payload`; 2xx is success. 429, 5xx and transport errors are worth retrying; other
+    /// answers (404: the webhook was deleted, 400: the payload was refused) are not.
+    pub async fn post(
+        &self,
+        http: &reqwest::Client,
+        payload: &Value,
+        budget: Duration,
+    ) -> Result<u16, Failure<PostError>> {
+        let request = http.post(self.url.clone()).header(CONTENT_TYPE, "application/json").body(payload.to_string());
+        let answer = request.timeout(budget).send().await;
+        match answer {
+            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+            Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
+                Err(Failure::Retryable(PostError::Status(r.status().as_u16())))
+            }
+            Ok(r) => Err(Failure::Final(PostError::Status(r.status().as_u16()))),
+            // without_url: reqwest puts the URL in its errors.
+            Err(e) => Err(Failure::Retryable(PostError::Transport(e.without_url().to_string()))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    #[error("the webhook answered HTTP {0}")]
+    Status(u16),
+    #[error("the webhook could not be reached: {0}")]
+    Transport(String),
+}
+
+/// The chat service a bare URL belongs to, by its host.
+fn format_of_host(url: &Url) -> WebhookFormat {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+    if host == "hooks.slack.com" {
+        WebhookFormat::Slack
+    } else if under("webhook.office.com") || under("logic.azure.com") || under("powerplatform.com") {
+        WebhookFormat::Teams
+    } else if host == "hooks.chime.aws" {
+        WebhookFormat::Chime
+    } else if (under("discord.com") || under("discordapp.com")) && url.path().starts_with("/api/webhooks/") {
+        WebhookFormat::Discord
+    } else {
+        WebhookFormat::Generic
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use WebhookFormat::*;
+
+    const TOKEN: &str = "T000/B000/XXXXSECRETXXXX";
+
+    #[test]
+    fn secret_values() {
+        let slack = format!("https://hooks.slack.com/services/{TOKEN}");
+        let cases: Vec<(String, Option<WebhookFormat>, WebhookFormat)> = vec![
+            (slack.clone(), None, Slack),
+            (format!("  {slack}\n"), None, Slack),
+            (slack.clone(), Some(Generic), Generic),
+            ("https://acme.webhook.office.com/webhookb2/x".into(), None, Teams),
+            ("https://prod-01.westus.logic.azure.com:443/workflows/x/triggers/manual".into(), None, Teams),
+            ("https://hooks.chime.aws/incomingwebhooks/x?token=y".into(), None, Chime),
+            ("https://discord.com/api/webhooks/1/abc".into(), None, Discord),
+            ("https://discord.com/channels/1".into(), None, Generic),
+            ("https://alerts.example.com/ecs".into(), None, Generic),
+            (format!(r#"{{"url": "{slack}", "format": "discord"}}"#), Some(Teams), Discord),
+            (format!(r#"{{"url": "{slack}"}}"#), Some(Teams), Teams),
+            (r#"{"url": "http://127.0.0.1:8080/hook", "format": "chime"}"#.into(), None, Chime),
+        ];
+        for (value, default, expected) in cases {
+            let webhook = Webhook::from_secret(&value, default).unwrap();
+            assert_eq!(webhook.format, expected, "{value}");
+            assert!(!format!("{webhook:?}").contains("hooks"), "Debug hides the URL");
+        }
+    }
+
+    #[test]
+    fn unusable_secrets_are_named_without_their_value() {
+        let cases: &[(&str, UnusableSecret)] = &[
+            ("", UnusableSecret::Empty),
+            ("{\"url\": 42}", UnusableSecret::NoUrl),
+            ("{\"hook\": \"XXXXSECRETXXXX\"}", UnusableSecret::NoUrl),
+            ("{XXXXSECRETXXXX", UnusableSecret::NoUrl),
+            ("hooks.slack.com/services/XXXXSECRETXXXX", UnusableSecret::NotAUrl),
+            ("http://hooks.slack.com/services/XXXXSECRETXXXX", UnusableSecret::NotHttps),
+            ("ftp://XXXXSECRETXXXX", UnusableSecret::NotHttps),
+        ];
+        for (value, expected) in cases {
+            let error = Webhook::from_secret(value, None).unwrap_err();
+            assert_eq!(&error, expected, "{value}");
+            assert!(!error.to_string().contains("XXXXSECRETXXXX"));
+        }
+        let bad_format =
+            Webhook::from_secret(r#"{"url": "https://x.example", "format": "https://XXXXSECRETXXXX"}"#, None);
+        assert!(bad_format.is_err_and(|e| !e.to_string().contains("XXXXSECRETXXXX")));
+    }
+}
