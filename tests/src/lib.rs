@@ -5,9 +5,11 @@
 //! - [`Proxy`]: counts AWS calls by action and injects faults, between the functions and moto.
 //! - [`Receiver`]: records CloudFormation response PUTs and webhook POSTs.
 //! - [`Lambda`]: the Lambda Runtime Interface Emulator running a built `bootstrap`.
+//! - [`alerts::AlertsRig`]: all of that for task-alerts, with an SNS topic and chat webhooks.
 //!
 //! The Python venv (`.venv`, made by `make venv`) provides moto and the emulator.
 
+pub mod alerts;
 mod aws;
 pub mod ec2;
 mod lambda;

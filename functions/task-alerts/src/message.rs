@@ -741,14 +741,10 @@ mod tests {
     use super::*;
     use crate::diagnosis::diagnose;
 
-    const USER_STOPPED: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/events/ecs-task-state-change.user-stopped.constructed.json"
-    ));
-    const SPOT_NOTICE: &str = include_str!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/events/ecs-task-state-change.fargate-spot-termination-notice.json"
-    ));
+    const USER_STOPPED: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/task-alerts/stopped-by-user.json"));
+    const SPOT_NOTICE: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/task-alerts/spot-interruption-notice.json"));
 
     const CLUSTER: &str = "arn:aws:ecs:eu-west-1:111122223333:cluster/prod";
     const TASK: &str = "arn:aws:ecs:eu-west-1:111122223333:task/prod/0123456789abcdef0123456789abcdef";

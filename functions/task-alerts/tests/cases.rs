@@ -6,9 +6,12 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Map, Value, json};
 
-const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/stopped-reasons/cases.tsv");
+/// Copies of the team's `shared/stopped-reasons/cases.tsv` and AWS's example event, so a clone
+/// tests on its own; `the_copies_match_the_team_folder` catches drift where that folder is beside it.
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stopped-reasons.tsv");
 const TEMPLATE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/events/ecs-task-state-change.ec2-container-stopped.json");
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ecs-task-state-change.ec2-container-stopped.json");
+const TEAM_FOLDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
 
 /// Tab-separated rows; a field may be double-quoted, with `""` for a quote inside.
 fn parse_tsv(text: &str) -> Vec<Vec<String>> {
@@ -189,5 +192,20 @@ fn bad_input_is_one_stderr_line_and_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{input}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "{input}: {stderr}");
         assert!(out.stdout.is_empty(), "{input}");
+    }
+}
+
+#[test]
+fn the_copies_match_the_team_folder() {
+    let team = std::path::Path::new(TEAM_FOLDER);
+    if !team.join("stopped-reasons").is_dir() {
+        eprintln!("{TEAM_FOLDER} is not here: nothing to compare");
+        return;
+    }
+    for (copy, original) in
+        [(CASES, "stopped-reasons/cases.tsv"), (TEMPLATE, "events/ecs-task-state-change.ec2-container-stopped.json")]
+    {
+        let read = |path: &std::path::Path| std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(read(copy.as_ref()) == read(&team.join(original)), "{copy} differs from {original}: copy it again");
     }
 }

@@ -1,0 +1,246 @@
+//! task-alerts through the Lambda emulator against moto: SNS notifications read back from moto's
+//! HTTP delivery, webhook POSTs at the receiver, calls counted by the proxy.
+
+use std::time::{Duration, Instant};
+
+use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event, outcome};
+use harness::{Lambda, free_port};
+use serde_json::{Value, json};
+
+const FORMATS: [&str; 5] = ["slack", "teams", "chime", "discord", "generic"];
+
+/// What every message about `stopped-out-of-memory.json` must say.
+const OOM_FACTS: &[(&str, &str)] = &[
+    ("cluster", "prod"),
+    ("service", "api"),
+    ("category", "Out of memory"),
+    ("summary", "Out of memory: OutOfMemoryError: Container killed due to memory usage"),
+    ("fix hint", "used more memory than the task definition allows"),
+    ("verbatim reason", "OutOfMemoryError: Container killed due to memory usage"),
+    ("stop code", "EssentialContainerExited"),
+    ("exit code of api", "137"),
+    ("exit code of log-router", "143"),
+    (
+        "console link",
+        "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/5f6c1a2b3d4e4f5a8b9c0d1e2f3a4b5c",
+    ),
+];
+
+/// Every string in a JSON document, joined: what a reader of the message sees, escapes undone.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join("\n"),
+        Value::Object(map) => map.values().map(text_of).collect::<Vec<_>>().join("\n"),
+        other => other.to_string(),
+    }
+}
+
+fn assert_says_all(what: &str, text: &str) {
+    for (fact, needle) in OOM_FACTS {
+        assert!(text.contains(needle), "{what} lacks the {fact} ({needle:?}):\n{text}");
+    }
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for needle in [WEBHOOK_TOKEN, "T0SECRET", "/hook/"] {
+        assert!(!text.contains(needle), "{what} shows {needle:?}:\n{text}");
+    }
+}
+
+/// The lines the function itself logged (not the emulator's: `(rapid)`, START, END, REPORT).
+fn function_lines(lambda: &Lambda) -> Vec<String> {
+    let emulator = |l: &str| {
+        let request_line = ["START RequestId:", "END RequestId:", "REPORT RequestId:"].iter().any(|p| l.starts_with(p));
+        request_line || l.contains("] (rapid) ") || l.is_empty()
+    };
+    lambda.logs().lines().map(str::trim).filter(|l| !emulator(l)).map(str::to_string).collect()
+}
+
+#[test]
+fn one_sns_message_and_one_webhook_post_per_format() {
+    let rig = AlertsRig::start();
+    let mut logs = String::new();
+    for format in FORMATS {
+        let secret = rig.webhook_secret(format, format);
+        let lambda =
+            rig.lambda(30, &[("ALERT_TOPIC_ARN", rig.topic_arn.as_str()), ("WEBHOOK_SECRET_ARN", secret.as_str())]);
+        let sent = outcome(&lambda.invoke_json(&event("stopped-out-of-memory")));
+        assert_eq!(sent["status"], "sent", "{format}: {sent}\n{}", lambda.logs());
+        assert_eq!(
+            sent["destinations"],
+            json!([{"destination": "SNS", "attempts": 1}, {"destination": "webhook", "attempts": 1}])
+        );
+        let posts = rig.posts(format);
+        assert_eq!(posts.len(), 1, "{format}: one POST");
+        assert_eq!(posts[0].header("Content-Type"), Some("application/json"));
+        assert_says_all(&format!("the {format} POST"), &text_of(&posts[0].json()));
+        logs += &lambda.logs();
+    }
+
+    let messages = rig.sns_messages();
+    assert_eq!(messages.len(), FORMATS.len(), "one SNS message per invocation");
+    for message in &messages {
+        let subject = message["Subject"].as_str().unwrap_or_default();
+        assert!(subject.len() < 100 && subject.starts_with("[prod] api: Out of memory"), "{subject}");
+        assert_says_all("the SNS message", message["Message"].as_str().unwrap_or_default());
+    }
+    assert_eq!(rig.proxy.calls().count("sns:Publish"), FORMATS.len() as u64);
+    assert_no_secret("the logs", &logs);
+}
+
+#[test]
+fn amazon_q_notifications_on_the_topic_thread_per_service() {
+    let rig = AlertsRig::start();
+    let lambda = rig.lambda(30, &[("ALERT_TOPIC_ARN", rig.topic_arn.as_str()), ("SNS_MESSAGE_FORMAT", "amazon-q")]);
+    let sent = outcome(&lambda.invoke_json(&event("stopped-out-of-memory")));
+    assert_eq!(sent["destinations"], json!([{"destination": "SNS", "attempts": 1}]), "{sent}");
+    let messages = rig.sns_messages();
+    assert_eq!(messages.len(), 1);
+    let notification: Value = serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default()).expect("JSON");
+    assert_eq!((&notification["version"], &notification["source"]), (&json!("1.0"), &json!("custom")));
+    assert_eq!(notification["metadata"]["threadId"], "prod/api");
+    assert_says_all("the Amazon Q notification", &text_of(&notification));
+}
+
+#[test]
+fn the_secret_is_read_once_per_ttl() {
+    let rig = AlertsRig::start();
+    let secret = rig.webhook_secret("cached", "slack");
+    let lambda = rig.lambda(30, &[("WEBHOOK_SECRET_ARN", secret.as_str()), ("SECRET_TTL_SECONDS", "2")]);
+    let first = Instant::now();
+    for _ in 0..3 {
+        assert_eq!(outcome(&lambda.invoke_json(&event("stopped-out-of-memory")))["status"], "sent");
+    }
+    assert_eq!(rig.proxy.calls().count("secretsmanager:GetSecretValue"), 1, "three alerts, one read");
+    assert_eq!(rig.posts("cached").len(), 3);
+
+    // Only the passing of time makes a TTL expire.
+    std::thread::sleep(Duration::from_millis(2200).saturating_sub(first.elapsed()));
+    assert_eq!(outcome(&lambda.invoke_json(&event("stopped-image-pull")))["status"], "sent");
+    assert_eq!(rig.proxy.calls().count("secretsmanager:GetSecretValue"), 2, "read again after the TTL");
+    assert_eq!(rig.proxy.calls().count("sns:Publish"), 0, "no topic configured");
+}
+
+#[test]
+fn a_failing_webhook_is_retried_then_fails_the_invocation_and_sns_still_gets_the_alert() {
+    let rig = AlertsRig::start();
+    let secret = rig.webhook_secret("flaky", "slack");
+    let lambda = rig.lambda(6, &[("ALERT_TOPIC_ARN", rig.topic_arn.as_str()), ("WEBHOOK_SECRET_ARN", secret.as_str())]);
+
+    rig.chat.fail_next(2, 500);
+    let sent = outcome(&lambda.invoke_json(&event("stopped-out-of-memory")));
+    assert_eq!(sent["destinations"][1], json!({"destination": "webhook", "attempts": 3}), "{sent}");
+    let statuses: Vec<u16> = rig.posts("flaky").iter().map(|p| p.status).collect();
+    assert_eq!(statuses, [500, 500, 200]);
+
+    rig.chat.fail_next(1000, 500);
+    let failed = lambda.invoke_json(&event("stopped-out-of-memory"));
+    let error = outcome(&failed);
+    assert_eq!(error["errorType"], "AlertNotDelivered", "{failed:?}");
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not delivered: webhook: the webhook answered HTTP 500") && message.ends_with("(SNS got it)"),
+        "{message}"
+    );
+    assert!(failed.elapsed < Duration::from_secs(6), "it fails before Lambda's deadline");
+    assert!(rig.posts("flaky").len() > 5, "retried with backoff until the deadline");
+    assert_eq!(rig.sns_messages().len(), 2, "SNS got both alerts");
+    assert_no_secret("the error", message);
+    assert_no_secret("the logs", &lambda.logs());
+}
+
+#[test]
+fn sns_failing_does_not_stop_the_webhook() {
+    let rig = AlertsRig::start();
+    let secret = rig.webhook_secret("steady", "generic");
+    let lambda = rig.lambda(6, &[("ALERT_TOPIC_ARN", rig.topic_arn.as_str()), ("WEBHOOK_SECRET_ARN", secret.as_str())]);
+    rig.proxy.add_rule(json!({"action": "sns:Publish", "status": 403, "code": "AuthorizationError",
+        "message": "User is not authorized to perform: SNS:Publish"}));
+    let error = outcome(&lambda.invoke_json(&event("stopped-out-of-memory")));
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("SNS: sns:Publish failed with AuthorizationError"), "{message}");
+    assert!(message.contains("allow sns:Publish on the topic") && message.ends_with("(webhook got it)"), "{message}");
+    assert_eq!(rig.posts("steady").len(), 1);
+}
+
+#[test]
+fn webhook_secrets_never_reach_a_log_line_or_an_error() {
+    let rig = AlertsRig::start();
+    let closed = format!("http://127.0.0.1:{}/hook/closed?token={WEBHOOK_TOKEN}", free_port());
+    let cases = [
+        ("not-a-url", format!("hooks.slack.com/services/{WEBHOOK_TOKEN}"), "the secret's URL does not parse as a URL"),
+        ("plain-http", format!("http://hooks.slack.com/services/{WEBHOOK_TOKEN}"), "must use https"),
+        ("bad-json", format!("{{\"url\": \"https://hooks.slack.com/services/{WEBHOOK_TOKEN}\""), "has no string `url`"),
+        (
+            "bad-format",
+            json!({"url": rig.webhook_url("x"), "format": WEBHOOK_TOKEN}).to_string(),
+            "unknown webhook format",
+        ),
+        ("closed-port", json!({"url": closed, "format": "slack"}).to_string(), "the webhook could not be reached"),
+    ];
+    for (name, value, expected) in cases {
+        let secret = rig.secret(&format!("ecs-alerts/{name}"), &value);
+        let lambda = rig.lambda(4, &[("WEBHOOK_SECRET_ARN", secret.as_str())]);
+        let error = outcome(&lambda.invoke_json(&event("stopped-out-of-memory")));
+        let message = error["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{name}: {message}");
+        assert!(name == "closed-port" || message.contains(&secret), "{name} names the secret: {message}");
+        assert_no_secret(name, message);
+        assert_no_secret(&format!("{name}: the logs"), &lambda.logs());
+    }
+}
+
+#[test]
+fn events_that_are_not_a_stopped_task_send_nothing_and_log_one_line() {
+    let rig = AlertsRig::start();
+    let secret = rig.webhook_secret("quiet", "slack");
+    let lambda =
+        rig.lambda(10, &[("ALERT_TOPIC_ARN", rig.topic_arn.as_str()), ("WEBHOOK_SECRET_ARN", secret.as_str())]);
+    let mut malformed = event("stopped-out-of-memory");
+    malformed["detail"]["containers"] = json!("api");
+    let cases = [
+        ("RUNNING", event("running"), "ignored", "the task is RUNNING, not STOPPED"),
+        ("Spot notice", event("spot-interruption-notice"), "ignored", "the task is RUNNING, not STOPPED"),
+        ("scale-in", event("stopped-scale-in"), "ignored", "scaling_or_deployment stops are not sent"),
+        ("another event", event("other-event.lifecycle-action"), "ignored", "not an ECS Task State Change event"),
+        ("malformed", malformed, "rejected", "has a field of the wrong type"),
+    ];
+    for (name, event, status, reason) in cases {
+        let before = function_lines(&lambda).len();
+        let reports = lambda.logs().matches("REPORT RequestId:").count();
+        let answer = outcome(&lambda.invoke_json(&event));
+        assert_eq!(answer["status"], status, "{name}: {answer}");
+        // The emulator prints REPORT after the invocation: by then the function's lines are in.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while lambda.logs().matches("REPORT RequestId:").count() == reports && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(answer["reason"].as_str().unwrap_or_default().contains(reason), "{name}: {answer}");
+        let lines = function_lines(&lambda);
+        assert_eq!(lines.len() - before, 1, "{name}: one log line:\n{}", lines[before..].join("\n"));
+        assert!(lines[before].contains(status) && lines[before].contains(reason), "{name}: {}", lines[before]);
+    }
+    let calls = rig.proxy.calls();
+    assert_eq!((calls.count("sns:Publish"), calls.count("secretsmanager:GetSecretValue")), (0, 0));
+    assert!(rig.posts("quiet").is_empty() && rig.sns_messages().is_empty());
+}
+
+#[test]
+fn a_bad_configuration_fails_every_invocation_naming_the_variable() {
+    let rig = AlertsRig::start();
+    let lambda = rig.lambda(10, &[("ALERT_TOPIC_ARN", rig.topic_arn.as_str()), ("IGNORE_CATEGORIES", "oom")]);
+    for _ in 0..2 {
+        let error = outcome(&lambda.invoke_json(&event("stopped-out-of-memory")));
+        assert_eq!(error["errorType"], "BadConfiguration");
+        let message = error["errorMessage"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("bad configuration: IGNORE_CATEGORIES names an unknown category `oom`"),
+            "{message}"
+        );
+    }
+    assert!(rig.sns_messages().is_empty());
+    let lambda = rig.lambda(10, &[]);
+    let error = outcome(&lambda.invoke_json(&event("stopped-out-of-memory")));
+    assert!(error["errorMessage"].as_str().unwrap_or_default().contains("set ALERT_TOPIC_ARN"), "{error}");
+}
