@@ -2,6 +2,7 @@
 //! Starts moto (behind the counting proxy), a receiver standing in for CloudFormation, and the
 //! Lambda emulator for each function; stops them all on exit.
 
+use harness::alerts::AlertsRig;
 use harness::ec2::{
     connection, group_rules, interface_endpoint, routes, s3_gateway, security_group, subnet, table, vpc,
 };
@@ -22,6 +23,145 @@ fn main() {
     protocol_probe(&proxy, &receiver);
     vpc_peering(&moto, &proxy, &receiver);
     endpoint_access(&moto, &proxy, &receiver);
+    task_alerts();
+}
+
+/// A stop the demo plays ECS's part for: the task is really run and stopped in moto (StopTask
+/// with the reason), and the event carries what ECS reports that moto does not simulate (the
+/// containers' exit codes and reasons).
+struct Stop {
+    label: &'static str,
+    family: &'static str,
+    group: &'static str,
+    fixture: &'static str,
+    stop_code: &'static str,
+    reason: &'static str,
+    containers: Value,
+}
+
+/// Task-state alerts: tasks stopped for several reasons in moto's ECS, each stop's EventBridge
+/// event through task-alerts, and what arrived at the SNS topic (moto's HTTP delivery) and at a
+/// Slack webhook (the receiver).
+fn task_alerts() {
+    println!("\n== task-alerts: tasks stop in cluster prod; alerts go to an SNS topic and a Slack webhook");
+    let rig = AlertsRig::start();
+    let secret = rig.webhook_secret("slack", "slack");
+    println!("topic {}, webhook secret {secret} (its URL is never printed or logged)", rig.topic_arn);
+    let lambda = rig.lambda(30, &[("ALERT_TOPIC_ARN", &rig.topic_arn), ("WEBHOOK_SECRET_ARN", &secret)]);
+    let ecs = rig.aws.ecs();
+    rig.aws.block_on(ecs.create_cluster().cluster_name("prod").send()).expect("CreateCluster");
+
+    let stops = [
+        Stop {
+            label: "api runs out of memory",
+            family: "api",
+            group: "service:api",
+            fixture: "stopped-out-of-memory",
+            stop_code: "EssentialContainerExited",
+            reason: "Essential container in task exited",
+            containers: json!([{"name": "api", "exitCode": 137, "lastStatus": "STOPPED",
+                "reason": "OutOfMemoryError: Container killed due to memory usage"}]),
+        },
+        Stop {
+            label: "worker cannot pull its image",
+            family: "worker",
+            group: "service:worker",
+            fixture: "stopped-image-pull",
+            stop_code: "TaskFailedToStart",
+            reason: "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2026.11.20-3: failed to do request: Head \"https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/worker/manifests/2026.11.20-3\": dial tcp 10.20.0.12:443: i/o timeout",
+            containers: json!([{"name": "worker", "lastStatus": "STOPPED"}]),
+        },
+        Stop {
+            label: "web fails its health checks",
+            family: "web",
+            group: "service:web",
+            fixture: "stopped-out-of-memory",
+            stop_code: "ServiceSchedulerInitiated",
+            reason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/6d0ecf831eec9f09)",
+            containers: json!([{"name": "web", "exitCode": 143, "lastStatus": "STOPPED"}]),
+        },
+        Stop {
+            label: "a migration exits 1",
+            family: "migrate",
+            group: "family:migrate",
+            fixture: "stopped-out-of-memory",
+            stop_code: "EssentialContainerExited",
+            reason: "Essential container in task exited",
+            containers: json!([{"name": "migrate", "exitCode": 1, "lastStatus": "STOPPED"}]),
+        },
+        Stop {
+            label: "api scales in (benign)",
+            family: "api",
+            group: "service:api",
+            fixture: "stopped-scale-in",
+            stop_code: "ServiceSchedulerInitiated",
+            reason: "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)",
+            containers: json!([{"name": "api", "exitCode": 0, "lastStatus": "STOPPED"}]),
+        },
+    ];
+    for stop in stops {
+        let event = stopped_in_moto(&rig, &ecs, &stop);
+        let answer = lambda.invoke_json(&event);
+        println!("\n-- {}: {} {}", stop.label, answer.status, answer.body);
+    }
+    let running = harness::alerts::event("running");
+    println!("\n-- a task reaches RUNNING: {}", lambda.invoke_json(&running).body);
+
+    println!("\nSNS topic, as moto delivered it:");
+    for message in rig.sns_messages() {
+        println!("  Subject: {}", message["Subject"].as_str().unwrap_or_default());
+        for line in message["Message"].as_str().unwrap_or_default().lines().filter(|l| !l.is_empty()).take(2) {
+            println!("    {line}");
+        }
+    }
+    println!("\nSlack webhook, as the receiver got it (header and first section):");
+    for post in rig.posts("slack") {
+        let body = post.json();
+        println!("  {}", body["blocks"][0]["text"]["text"].as_str().unwrap_or_default());
+        for line in body["blocks"][1]["text"]["text"].as_str().unwrap_or_default().lines().take(2) {
+            println!("    {line}");
+        }
+    }
+    println!("\nAWS calls: {:?}", rig.proxy.calls().counts);
+}
+
+/// Run a task of `stop.family` in moto, stop it with `stop.reason`, and return the EventBridge
+/// event ECS would send: the fixture's shape with moto's ARNs and the stop's reasons.
+fn stopped_in_moto(rig: &AlertsRig, ecs: &aws_sdk_ecs::Client, stop: &Stop) -> Value {
+    use aws_sdk_ecs::types::{AwsVpcConfiguration, ContainerDefinition, NetworkConfiguration};
+    let container = stop.containers[0]["name"].as_str().unwrap_or("app");
+    let definition =
+        ContainerDefinition::builder().name(container).image(format!("{container}:latest")).memory(512).build();
+    let register = ecs.register_task_definition().family(stop.family).container_definitions(definition);
+    let task_definition = rig.aws.block_on(register.send()).expect("RegisterTaskDefinition");
+    let network = AwsVpcConfiguration::builder().subnets("subnet-0a1b2c3d4e5f60718").build().expect("subnets");
+    let run = ecs
+        .run_task()
+        .cluster("prod")
+        .task_definition(stop.family)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .group(stop.group)
+        .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(network).build());
+    let ran = rig.aws.block_on(run.send()).expect("RunTask");
+    let task_arn = ran.tasks()[0].task_arn().unwrap_or_default().to_string();
+    rig.aws.block_on(ecs.stop_task().cluster("prod").task(&task_arn).reason(stop.reason).send()).expect("StopTask");
+
+    let mut event = harness::alerts::event(stop.fixture);
+    let detail = &mut event["detail"];
+    detail["taskArn"] = json!(task_arn);
+    detail["clusterArn"] = json!("arn:aws:ecs:us-east-1:123456789012:cluster/prod");
+    let family_arn = task_definition.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default();
+    detail["taskDefinitionArn"] = json!(family_arn);
+    detail["group"] = json!(stop.group);
+    detail["stopCode"] = json!(stop.stop_code);
+    detail["stoppedReason"] = json!(stop.reason);
+    let mut containers = stop.containers.clone();
+    for c in containers.as_array_mut().into_iter().flatten() {
+        c["taskArn"] = json!(task_arn);
+    }
+    detail["containers"] = containers;
+    event["resources"] = json!([task_arn]);
+    event
 }
 
 /// Custom::EndpointAccess in a VPC with ecr.api, ecr.dkr and logs interface endpoints and the
