@@ -35,3 +35,37 @@ fn every_sample_event_parses() {
     });
     assert_eq!(access, 3);
 }
+
+/// Every sample EventBridge event for task-alerts is read as the function reads it, with the
+/// outcome its name promises (default configuration: benign stops are not sent).
+#[test]
+fn every_task_alerts_event_triages_as_named() {
+    use task_alerts::triage::{Triage, triage};
+    let config = task_alerts::Config::from_lookup(|name| {
+        (name == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:123456789012:ecs-alerts".to_string())
+    })
+    .expect("a configuration");
+    let dir = repo_root().join("events/task-alerts");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let file = entry.unwrap().path();
+        let name = file.file_stem().unwrap().to_string_lossy().to_string();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let outcome = match triage(&event, &config) {
+            Triage::Alert(alert) => format!("alert {}", alert.category.id()),
+            Triage::Ignore(_) => "ignored".to_string(),
+            Triage::Reject(why) => panic!("{name}: rejected: {why}"),
+        };
+        let expected = match name.as_str() {
+            "stopped-out-of-memory" => "alert out_of_memory",
+            "stopped-image-pull" => "alert image_pull",
+            "stopped-scale-in" | "stopped-by-user" | "running" | "spot-interruption-notice" => "ignored",
+            "other-event.lifecycle-action" => "ignored",
+            other => panic!("{other}: a new sample event: say here what it must give"),
+        };
+        assert_eq!(outcome, expected, "{name}");
+        seen.push(name);
+    }
+    assert_eq!(seen.len(), 7);
+}
