@@ -1,0 +1,225 @@
+//! The function's configuration: environment variables, read once at cold start. A bad value is
+//! reported with the variable's name.
+
+use std::time::Duration;
+
+pub const HOOK_NAME: &str = "DRAIN_HOOK_NAME";
+pub const CLUSTER: &str = "DRAIN_CLUSTER";
+pub const QUEUE_URL: &str = "CONTINUATION_QUEUE_URL";
+pub const POLL_INTERVAL_SECONDS: &str = "POLL_INTERVAL_SECONDS";
+pub const HANDOVER_DELAY_SECONDS: &str = "HANDOVER_DELAY_SECONDS";
+pub const MAX_DRAIN_SECONDS: &str = "MAX_DRAIN_SECONDS";
+pub const ON_MAX_DRAIN: &str = "ON_MAX_DRAIN";
+pub const STANDALONE_TASKS: &str = "STANDALONE_TASKS";
+pub const STANDALONE_GRACE_SECONDS: &str = "STANDALONE_GRACE_SECONDS";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The hooks this function owns: an exact name, or a prefix (`ecs-drain*`).
+    pub hook: HookName,
+    /// Where to look for the instance when the hook's metadata names no cluster; `None`: every cluster.
+    pub cluster: Option<String>,
+    /// The SQS queue that carries a drain to the function's next run.
+    pub queue_url: String,
+    pub poll_interval: Duration,
+    /// How long a handed-over drain waits in the queue before the next run.
+    pub handover_delay: Duration,
+    pub max_drain: Duration,
+    pub on_max_drain: LifecycleResult,
+    pub standalone: StandalonePolicy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookName {
+    Exact(String),
+    Prefix(String),
+}
+
+impl HookName {
+    pub fn owns(&self, hook: &str) -> bool {
+        match self {
+            HookName::Exact(name) => hook == name,
+            HookName::Prefix(prefix) => hook.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for HookName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HookName::Exact(name) => write!(f, "{name}"),
+            HookName::Prefix(prefix) => write!(f, "{prefix}*"),
+        }
+    }
+}
+
+/// `CompleteLifecycleAction`'s `LifecycleActionResult`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleResult {
+    Continue,
+    Abandon,
+}
+
+impl LifecycleResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleResult::Continue => "CONTINUE",
+            LifecycleResult::Abandon => "ABANDON",
+        }
+    }
+}
+
+/// Tasks started by `RunTask`/`StartTask`: ECS never moves them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandalonePolicy {
+    /// Wait for them to end on their own (up to the maximum drain time).
+    Wait,
+    /// Stop them once the drain has run this long.
+    StopAfter(Duration),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad configuration: {variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// `lookup` answers a variable's value; blank counts as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let bad = |variable: &'static str, problem: String| ConfigError { variable, problem };
+        let seconds = |variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match get(variable) {
+            None => Ok(Duration::from_secs(default)),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(Duration::from_secs(n)),
+                _ => Err(bad(
+                    variable,
+                    format!("must be whole seconds from {} to {}, not `{v}`", range.start(), range.end()),
+                )),
+            },
+        };
+
+        let hook = match get(HOOK_NAME) {
+            None => {
+                return Err(bad(
+                    HOOK_NAME,
+                    "is not set: name the lifecycle hook to drain for (or a prefix ending in `*`)".into(),
+                ));
+            }
+            Some(name) => match name.strip_suffix('*') {
+                Some("") => {
+                    return Err(bad(
+                        HOOK_NAME,
+                        "is only `*`: give a prefix, so other hooks (ECS's own among them) stay untouched".into(),
+                    ));
+                }
+                Some(prefix) => HookName::Prefix(prefix.to_string()),
+                None => HookName::Exact(name),
+            },
+        };
+        let queue_url = get(QUEUE_URL)
+            .ok_or_else(|| bad(QUEUE_URL, "is not set: the SQS queue that carries a drain to the next run".into()))?;
+        if !queue_url.starts_with("https://") && !queue_url.starts_with("http://") {
+            return Err(bad(QUEUE_URL, format!("is not a queue URL: `{queue_url}`")));
+        }
+        let on_max_drain = match get(ON_MAX_DRAIN).map(|v| v.to_ascii_uppercase()).as_deref() {
+            None | Some("CONTINUE") => LifecycleResult::Continue,
+            Some("ABANDON") => LifecycleResult::Abandon,
+            Some(other) => return Err(bad(ON_MAX_DRAIN, format!("must be CONTINUE or ABANDON, not `{other}`"))),
+        };
+        let standalone = match get(STANDALONE_TASKS).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("wait") => StandalonePolicy::Wait,
+            Some("stop") => StandalonePolicy::StopAfter(seconds(STANDALONE_GRACE_SECONDS, 300, 0..=172_800)?),
+            Some(other) => return Err(bad(STANDALONE_TASKS, format!("must be `wait` or `stop`, not `{other}`"))),
+        };
+        Ok(Config {
+            hook,
+            cluster: get(CLUSTER),
+            queue_url,
+            poll_interval: seconds(POLL_INTERVAL_SECONDS, 10, 1..=300)?,
+            // SQS allows at most 900 s of delay.
+            handover_delay: seconds(HANDOVER_DELAY_SECONDS, 30, 0..=900)?,
+            // A lifecycle action waits at most 48 h.
+            max_drain: seconds(MAX_DRAIN_SECONDS, 7200, 1..=172_800)?,
+            on_max_drain,
+            standalone,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-plumbing-drain";
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_and_every_setting() {
+        let c = config(&[(HOOK_NAME, "ecs-drain"), (QUEUE_URL, QUEUE)]).unwrap();
+        assert_eq!(c.hook, HookName::Exact("ecs-drain".into()));
+        assert!(
+            c.hook.owns("ecs-drain")
+                && !c.hook.owns("ecs-drain-2")
+                && !c.hook.owns("ecs-managed-draining-termination-hook")
+        );
+        assert_eq!(
+            (c.poll_interval, c.handover_delay, c.max_drain),
+            (Duration::from_secs(10), Duration::from_secs(30), Duration::from_secs(7200))
+        );
+        assert_eq!(
+            (c.on_max_drain, c.standalone, c.cluster),
+            (LifecycleResult::Continue, StandalonePolicy::Wait, None)
+        );
+
+        let c = config(&[
+            (HOOK_NAME, "ecs-drain*"),
+            (QUEUE_URL, QUEUE),
+            (CLUSTER, "prod"),
+            (POLL_INTERVAL_SECONDS, "2"),
+            (HANDOVER_DELAY_SECONDS, "0"),
+            (MAX_DRAIN_SECONDS, "600"),
+            (ON_MAX_DRAIN, "abandon"),
+            (STANDALONE_TASKS, "stop"),
+            (STANDALONE_GRACE_SECONDS, "60"),
+        ])
+        .unwrap();
+        assert!(c.hook.owns("ecs-drain-prod") && !c.hook.owns("other"));
+        assert_eq!(c.standalone, StandalonePolicy::StopAfter(Duration::from_secs(60)));
+        assert_eq!((c.on_max_drain, c.cluster.as_deref()), (LifecycleResult::Abandon, Some("prod")));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let base = [(HOOK_NAME, "ecs-drain"), (QUEUE_URL, QUEUE)];
+        let with = |extra: (&'static str, &'static str)| {
+            let mut vars: Vec<(&str, &str)> = base.iter().filter(|(n, _)| *n != extra.0).copied().collect();
+            vars.push(extra);
+            vars
+        };
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![(QUEUE_URL, QUEUE)], "DRAIN_HOOK_NAME is not set"),
+            (with((HOOK_NAME, "*")), "DRAIN_HOOK_NAME is only `*`"),
+            (vec![(HOOK_NAME, "ecs-drain")], "CONTINUATION_QUEUE_URL is not set"),
+            (with((QUEUE_URL, "ecs-plumbing-drain")), "CONTINUATION_QUEUE_URL is not a queue URL"),
+            (with((POLL_INTERVAL_SECONDS, "0")), "POLL_INTERVAL_SECONDS must be whole seconds from 1 to 300"),
+            (with((HANDOVER_DELAY_SECONDS, "901")), "HANDOVER_DELAY_SECONDS must be whole seconds from 0 to 900"),
+            (with((MAX_DRAIN_SECONDS, "2h")), "MAX_DRAIN_SECONDS must be whole seconds"),
+            (with((ON_MAX_DRAIN, "TERMINATE")), "ON_MAX_DRAIN must be CONTINUE or ABANDON"),
+            (with((STANDALONE_TASKS, "kill")), "STANDALONE_TASKS must be `wait` or `stop`"),
+        ];
+        for (vars, expected) in cases {
+            let message = config(&vars).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.starts_with("bad configuration: ") && message.contains(expected), "{vars:?}: {message}");
+        }
+    }
+}

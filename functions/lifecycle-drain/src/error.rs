@@ -1,0 +1,60 @@
+//! What can end a drain run early. Each says which AWS action failed and how to fix it; an
+//! `AccessDenied` names the role (AWS puts it in the message).
+
+use shared::aws::AwsFailure;
+
+use crate::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{failure}{}", hint(.failure))]
+    Aws { failure: AwsFailure },
+    #[error(
+        "{instance} has {count} container instances in cluster {cluster}: drain each by hand, or deregister the stale ones"
+    )]
+    Ambiguous { instance: String, cluster: String, count: usize },
+}
+
+impl From<AwsFailure> for DrainError {
+    fn from(failure: AwsFailure) -> Self {
+        DrainError::Aws { failure }
+    }
+}
+
+impl DrainError {
+    /// Retrying will not help (a missing permission, a bad id): end the run with one log line and let
+    /// the hook's own timeout decide, instead of failing the same way again.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DrainError::Config(_) | DrainError::Ambiguous { .. } => true,
+            DrainError::Aws { failure } => !failure.is_transient(),
+        }
+    }
+
+    /// For Lambda's `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DrainError::Config(_) => "BadConfiguration",
+            DrainError::Aws { .. } => "AwsError",
+            DrainError::Ambiguous { .. } => "AmbiguousInstance",
+        }
+    }
+}
+
+fn hint(failure: &AwsFailure) -> String {
+    if failure.code.contains("AccessDenied") || failure.code_is("UnauthorizedOperation") {
+        format!("; allow {} for this function's role", failure.action)
+    } else if failure.is_transient() {
+        "; retried until the deadline: the next run tries again".into()
+    } else {
+        String::new()
+    }
+}
+
+impl From<DrainError> for lambda_runtime::Diagnostic {
+    fn from(error: DrainError) -> Self {
+        lambda_runtime::Diagnostic { error_type: error.kind().into(), error_message: error.to_string() }
+    }
+}

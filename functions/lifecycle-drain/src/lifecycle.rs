@@ -1,0 +1,88 @@
+//! The lifecycle action (Auto Scaling) and the hand-over queue (SQS).
+
+use std::time::Duration;
+
+use aws_sdk_autoscaling::Client as AutoScaling;
+use aws_sdk_sqs::Client as Sqs;
+use shared::aws::AwsFailure;
+
+use crate::config::LifecycleResult;
+use crate::error::DrainError;
+use crate::job::DrainJob;
+
+/// What AWS said of the action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Done,
+    /// No longer active: completed by another run, or timed out. Nothing left to do.
+    NotActive,
+}
+
+pub struct Lifecycle {
+    autoscaling: AutoScaling,
+    sqs: Sqs,
+    queue_url: String,
+}
+
+impl Lifecycle {
+    pub fn new(autoscaling: AutoScaling, sqs: Sqs, queue_url: String) -> Self {
+        Lifecycle { autoscaling, sqs, queue_url }
+    }
+
+    pub async fn complete(&self, job: &DrainJob, result: LifecycleResult) -> Result<Action, DrainError> {
+        let sent = self
+            .autoscaling
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(&job.auto_scaling_group)
+            .lifecycle_hook_name(&job.hook)
+            .lifecycle_action_token(&job.token)
+            .instance_id(&job.instance_id)
+            .lifecycle_action_result(result.as_str())
+            .send()
+            .await;
+        outcome(sent.map(|_| ()).map_err(AwsFailure::of("autoscaling:CompleteLifecycleAction")))
+    }
+
+    pub async fn heartbeat(&self, job: &DrainJob) -> Result<Action, DrainError> {
+        let sent = self
+            .autoscaling
+            .record_lifecycle_action_heartbeat()
+            .auto_scaling_group_name(&job.auto_scaling_group)
+            .lifecycle_hook_name(&job.hook)
+            .lifecycle_action_token(&job.token)
+            .instance_id(&job.instance_id)
+            .send()
+            .await;
+        outcome(sent.map(|_| ()).map_err(AwsFailure::of("autoscaling:RecordLifecycleActionHeartbeat")))
+    }
+
+    /// Queue `job` for the function's next run, `delay` from now.
+    pub async fn hand_over(&self, job: &DrainJob, delay: Duration) -> Result<(), DrainError> {
+        let body = serde_json::to_string(job).map_err(|e| AwsFailure {
+            action: "sqs:SendMessage",
+            code: "NotSerializable".into(),
+            message: e.to_string(),
+        })?;
+        let delay = i32::try_from(delay.as_secs().min(900)).unwrap_or(900);
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(delay)
+            .send()
+            .await
+            .map_err(AwsFailure::of("sqs:SendMessage"))?;
+        Ok(())
+    }
+}
+
+/// `ValidationError: No active Lifecycle Action found …` means the action is over: not an error.
+fn outcome(sent: Result<(), AwsFailure>) -> Result<Action, DrainError> {
+    match sent {
+        Ok(()) => Ok(Action::Done),
+        Err(f) if f.code_is("ValidationError") && f.message.contains("No active Lifecycle Action") => {
+            Ok(Action::NotActive)
+        }
+        Err(f) => Err(f.into()),
+    }
+}
