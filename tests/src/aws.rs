@@ -54,6 +54,10 @@ impl Aws {
         aws_sdk_ecs::Client::new(&self.config)
     }
 
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.config)
+    }
+
     pub fn sns(&self) -> aws_sdk_sns::Client {
         aws_sdk_sns::Client::new(&self.config)
     }

@@ -90,4 +90,23 @@ impl Lambda {
     pub fn logs(&self) -> String {
         self.process.lock().unwrap_or_else(|p| p.into_inner()).output()
     }
+
+    /// The lines the function itself logged so far (not the emulator's: `(rapid)`, START, END, REPORT).
+    /// Call after [`settled`](Self::settled) to be sure an invocation's lines are all in.
+    pub fn function_lines(&self) -> Vec<String> {
+        let emulator = |l: &str| {
+            let request = ["START RequestId:", "END RequestId:", "REPORT RequestId:"].iter().any(|p| l.starts_with(p));
+            request || l.contains("] (rapid) ") || l.is_empty()
+        };
+        self.logs().lines().map(str::trim).filter(|l| !emulator(l)).map(str::to_string).collect()
+    }
+
+    /// Wait until the emulator has printed `invocations` REPORT lines: it prints one after each
+    /// invocation, after the function's own lines.
+    pub fn settled(&self, invocations: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.logs().matches("REPORT RequestId:").count() < invocations && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }

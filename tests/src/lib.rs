@@ -6,11 +6,13 @@
 //! - [`Receiver`]: records CloudFormation response PUTs and webhook POSTs.
 //! - [`Lambda`]: the Lambda Runtime Interface Emulator running a built `bootstrap`.
 //! - [`alerts::AlertsRig`]: all of that for task-alerts, with an SNS topic and chat webhooks.
+//! - [`drain::DrainRig`]: all of that for lifecycle-drain, with an ECS container instance and its tasks.
 //!
 //! The Python venv (`.venv`, made by `make venv`) provides moto and the emulator.
 
 pub mod alerts;
 mod aws;
+pub mod drain;
 pub mod ec2;
 mod lambda;
 mod paths;

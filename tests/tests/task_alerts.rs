@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event, outcome};
-use harness::{Lambda, free_port};
+use harness::free_port;
 use serde_json::{Value, json};
 
 const FORMATS: [&str; 5] = ["slack", "teams", "chime", "discord", "generic"];
@@ -46,15 +46,6 @@ fn assert_no_secret(what: &str, text: &str) {
     for needle in [WEBHOOK_TOKEN, "T0SECRET", "/hook/"] {
         assert!(!text.contains(needle), "{what} shows {needle:?}:\n{text}");
     }
-}
-
-/// The lines the function itself logged (not the emulator's: `(rapid)`, START, END, REPORT).
-fn function_lines(lambda: &Lambda) -> Vec<String> {
-    let emulator = |l: &str| {
-        let request_line = ["START RequestId:", "END RequestId:", "REPORT RequestId:"].iter().any(|p| l.starts_with(p));
-        request_line || l.contains("] (rapid) ") || l.is_empty()
-    };
-    lambda.logs().lines().map(str::trim).filter(|l| !emulator(l)).map(str::to_string).collect()
 }
 
 #[test]
@@ -206,18 +197,15 @@ fn events_that_are_not_a_stopped_task_send_nothing_and_log_one_line() {
         ("another event", event("other-event.lifecycle-action"), "ignored", "not an ECS Task State Change event"),
         ("malformed", malformed, "rejected", "has a field of the wrong type"),
     ];
+    let mut invocations = 0;
     for (name, event, status, reason) in cases {
-        let before = function_lines(&lambda).len();
-        let reports = lambda.logs().matches("REPORT RequestId:").count();
+        let before = lambda.function_lines().len();
         let answer = outcome(&lambda.invoke_json(&event));
         assert_eq!(answer["status"], status, "{name}: {answer}");
-        // The emulator prints REPORT after the invocation: by then the function's lines are in.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while lambda.logs().matches("REPORT RequestId:").count() == reports && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
         assert!(answer["reason"].as_str().unwrap_or_default().contains(reason), "{name}: {answer}");
-        let lines = function_lines(&lambda);
+        invocations += 1;
+        lambda.settled(invocations);
+        let lines = lambda.function_lines();
         assert_eq!(lines.len() - before, 1, "{name}: one log line:\n{}", lines[before..].join("\n"));
         assert!(lines[before].contains(status) && lines[before].contains(reason), "{name}: {}", lines[before]);
     }

@@ -1,0 +1,174 @@
+//! lifecycle-drain through the Lambda emulator against moto: the launcher keeps the lifecycle
+//! actions and records every completion and heartbeat, the proxy counts and injects faults, and
+//! the test plays ECS (stopping tasks) and the SQS event source mapping (the pump).
+
+use std::time::{Duration, Instant};
+
+use harness::drain::{CLUSTER, DrainRig, HOOK};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "c2f1a9e0-7b3d-4c5e-8f6a-1b2c3d4e5f60";
+const OTHER_TOKEN: &str = "0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b";
+
+fn outcome(invocation: &harness::Invocation) -> Value {
+    assert_eq!(invocation.status, 200, "{invocation:?}");
+    serde_json::from_str(&invocation.body).unwrap_or_else(|e| panic!("not JSON ({e}): {invocation:?}"))
+}
+
+#[test]
+fn a_drain_outlives_the_function_timeout_and_completes_once_after_the_last_task_stopped() {
+    let rig = DrainRig::start();
+    let instance = rig.instance(true);
+    let api = rig.tasks(&instance, "service:api", 2);
+    rig.daemon_service("agent");
+    let agent = rig.tasks(&instance, "service:agent", 1);
+    let lambda = rig.lambda(4, &[]);
+    let started = Instant::now();
+
+    let first = outcome(&lambda.invoke_json(&rig.lifecycle_event(&instance, HOOK, TOKEN)));
+    assert_eq!(first, json!({"status": "handed-over", "round": 1}), "{}", lambda.logs());
+    assert_eq!(rig.instance_status(&instance), "DRAINING");
+    let second = rig.pump_once(&lambda, Duration::from_secs(10)).expect("the drain came back through the queue");
+    assert_eq!(second, json!({"status": "handed-over", "round": 2}));
+
+    // ECS moves the tasks only after longer than one run of the function.
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(started.elapsed()));
+    rig.stop(&api);
+    let last_stopped = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
+    let mut outcomes = Vec::new();
+    while let Some(o) = rig.pump_once(&lambda, Duration::from_secs(10)) {
+        outcomes.push(o);
+        if outcomes.last().is_some_and(|o| o["status"] == "completed") {
+            break;
+        }
+    }
+    let done = outcomes.last().expect("a later run");
+    assert_eq!(done["status"], "completed", "{outcomes:?}\n{}", lambda.logs());
+    assert!(done["reason"].as_str().unwrap_or_default().contains("1 daemon task"), "{done}");
+
+    assert!(rig.heartbeats() >= 2, "a heartbeat per hand-over: {:?}", rig.lifecycle_calls());
+    let completions = rig.completions();
+    assert_eq!(completions.len(), 1, "{:?}", rig.lifecycle_calls());
+    assert_eq!(completions[0].0, "CONTINUE");
+    assert!(completions[0].1 >= last_stopped, "completed after the last task stopped");
+    assert!(rig.moto.lifecycle_actions()["active"].as_array().is_some_and(Vec::is_empty));
+    assert_eq!(rig.proxy.calls().count("ecs:StopTask"), 0, "service and daemon tasks are ECS's to move");
+    let _ = agent;
+}
+
+#[test]
+fn an_instance_outside_ecs_completes_at_once_and_another_hook_is_left_alone() {
+    let rig = DrainRig::start();
+    let bare = rig.instance(false);
+    let lambda = rig.lambda(10, &[("DRAIN_CLUSTER", CLUSTER)]);
+    let done = outcome(&lambda.invoke_json(&rig.lifecycle_event(&bare, HOOK, TOKEN)));
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["reason"], "not an ECS container instance");
+    assert_eq!(rig.completions().len(), 1);
+
+    rig.proxy.reset();
+    let registered = rig.instance(true);
+    rig.tasks(&registered, "service:api", 1);
+    let ecs_hook = "ecs-managed-draining-termination-hook";
+    let ignored = outcome(&lambda.invoke_json(&rig.lifecycle_event(&registered, ecs_hook, OTHER_TOKEN)));
+    assert_eq!(ignored["status"], "ignored", "{ignored}");
+    assert_eq!(rig.proxy.calls().total(), 0, "no ECS, Auto Scaling or SQS call: {:?}", rig.proxy.calls().counts);
+    assert_eq!(rig.instance_status(&registered), "ACTIVE");
+    assert_eq!(rig.completions().len(), 1, "the other hook's action is not completed");
+}
+
+#[test]
+fn the_same_event_twice_and_overlapping_runs_complete_once() {
+    let rig = DrainRig::start();
+    let instance = rig.instance(true);
+    let api = rig.tasks(&instance, "service:api", 1);
+
+    // Delivered twice while the task still runs: two hand-overs, then both come back.
+    let lambda = rig.lambda(4, &[]);
+    let event = rig.lifecycle_event(&instance, HOOK, TOKEN);
+    assert_eq!(outcome(&lambda.invoke_json(&event))["status"], "handed-over");
+    assert_eq!(outcome(&lambda.invoke_json(&event))["status"], "handed-over");
+    rig.stop(&api);
+    let first = rig.pump_once(&lambda, Duration::from_secs(10)).expect("a continuation");
+    let second = rig.pump_once(&lambda, Duration::from_secs(10)).expect("the duplicate's continuation");
+    assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("completed"), Some("already-completed")));
+    assert_eq!(rig.completions().len(), 1, "{:?}", rig.lifecycle_calls());
+
+    // Two runs at the same time (two execution environments), the task stopping while both wait.
+    let instance = rig.instance(true);
+    let api = rig.tasks(&instance, "service:api", 1);
+    let event = rig.lifecycle_event(&instance, HOOK, OTHER_TOKEN);
+    let (one, two) = (rig.lambda(10, &[]), rig.lambda(10, &[]));
+    let outcomes = std::thread::scope(|s| {
+        let runs = [s.spawn(|| one.invoke_json(&event)), s.spawn(|| two.invoke_json(&event))];
+        std::thread::sleep(Duration::from_millis(2500));
+        rig.stop(&api);
+        runs.map(|run| outcome(&run.join().expect("a run")))
+    });
+    let mut statuses: Vec<&str> = outcomes.iter().filter_map(|o| o["status"].as_str()).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["already-completed", "completed"], "{outcomes:?}");
+    let for_this = |c: &&Value| c["LifecycleActionToken"] == OTHER_TOKEN && c["Action"] == "CompleteLifecycleAction";
+    let calls = rig.lifecycle_calls();
+    assert_eq!(calls.iter().filter(for_this).filter(|c| c["Outcome"] == "ok").count(), 1, "{calls:?}");
+}
+
+#[test]
+fn a_drain_past_the_maximum_completes_with_the_configured_result_and_names_what_still_runs() {
+    let rig = DrainRig::start();
+    let instance = rig.instance(true);
+    let api = rig.tasks(&instance, "service:api", 1);
+    let lambda = rig.lambda(10, &[("MAX_DRAIN_SECONDS", "2"), ("ON_MAX_DRAIN", "ABANDON")]);
+    let done = outcome(&lambda.invoke_json(&rig.lifecycle_event(&instance, HOOK, TOKEN)));
+    assert_eq!((done["status"].as_str(), done["result"].as_str()), (Some("completed"), Some("ABANDON")), "{done}");
+    assert_eq!(rig.completions(), vec![("ABANDON".to_string(), rig.completions()[0].1)]);
+    lambda.settled(1);
+    let warned = lambda.function_lines().into_iter().find(|l| l.contains("giving up the wait")).expect("a warning");
+    assert!(warned.contains("maximum drain time (2 s)") && warned.contains(&api[0]), "{warned}");
+}
+
+#[test]
+fn no_active_action_at_completion_means_done() {
+    let rig = DrainRig::start();
+    let bare = rig.instance(false);
+    rig.proxy
+        .add_rule(json!({"action": "autoscaling:CompleteLifecycleAction", "status": 400, "code": "ValidationError",
+        "message": format!("No active Lifecycle Action found with instance ID {}", bare.id)}));
+    let lambda = rig.lambda(10, &[("DRAIN_CLUSTER", CLUSTER)]);
+    let done = outcome(&lambda.invoke_json(&rig.lifecycle_event(&bare, HOOK, TOKEN)));
+    assert_eq!(done["status"], "already-completed", "{done}");
+    assert!(!lambda.logs().contains("ERROR"), "{}", lambda.logs());
+}
+
+#[test]
+fn throttled_reads_are_retried_and_a_missing_permission_ends_with_one_line() {
+    let rig = DrainRig::start();
+    let instance = rig.instance(true);
+    let lambda = rig.lambda(10, &[]);
+    rig.proxy.add_rule(json!({"action": "ecs:ListTasks", "times": 2, "status": 400, "code": "ThrottlingException",
+        "message": "Rate exceeded"}));
+    let done = outcome(&lambda.invoke_json(&rig.lifecycle_event(&instance, HOOK, TOKEN)));
+    assert_eq!(done["status"], "completed", "{done}\n{}", lambda.logs());
+    let list_tasks: Vec<bool> =
+        rig.proxy.calls().calls.iter().filter(|c| c.action == "ecs:ListTasks").map(|c| c.injected).collect();
+    assert_eq!(&list_tasks[..3], [true, true, false], "two throttled, then retried");
+
+    let role = "arn:aws:sts::123456789012:assumed-role/ecs-plumbing-LifecycleDrainFunctionRole-1A2B3C/lifecycle-drain";
+    rig.proxy.add_rule(json!({"action": "ecs:ListContainerInstances", "times": 100, "status": 400,
+        "code": "AccessDeniedException",
+        "message": format!("User: {role} is not authorized to perform: ecs:ListContainerInstances on resource: arn:aws:ecs:us-east-1:123456789012:cluster/prod because no identity-based policy allows the ecs:ListContainerInstances action")}));
+    let other = rig.instance(true);
+    let before = lambda.function_lines().len();
+    let failed = outcome(&lambda.invoke_json(&rig.lifecycle_event(&other, HOOK, OTHER_TOKEN)));
+    assert_eq!(failed["status"], "failed", "{failed}");
+    lambda.settled(2);
+    let lines = lambda.function_lines();
+    assert_eq!(lines.len() - before, 1, "one line:\n{}", lines[before..].join("\n"));
+    let line = &lines[before];
+    assert!(
+        line.contains("ecs:ListContainerInstances failed with AccessDeniedException") && line.contains(role),
+        "{line}"
+    );
+    assert!(line.contains("allow ecs:ListContainerInstances for this function's role"), "{line}");
+    assert_eq!(rig.completions().len(), 1, "the denied drain completes nothing: the hook's DefaultResult will");
+}
