@@ -11,7 +11,7 @@ export SAM_CLI_TELEMETRY := 0
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
-LAMBDAS := vpc-peering endpoint-access task-alerts cr-probe
+LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
 .PHONY: all venv build artifacts template lint test unit demo clean
 

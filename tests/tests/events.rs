@@ -69,3 +69,31 @@ fn every_task_alerts_event_triages_as_named() {
     }
     assert_eq!(seen.len(), 7);
 }
+
+/// Every sample event for lifecycle-drain is read as the function reads it, with the outcome its
+/// name promises: a job (the hook is checked later, against the configuration) or ignored.
+#[test]
+fn every_lifecycle_drain_event_parses_as_named() {
+    use lifecycle_drain::job::Input;
+    let dir = repo_root().join("events/lifecycle-drain");
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let file = entry.unwrap().path();
+        let name = file.file_stem().unwrap().to_string_lossy().to_string();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let hooks = match Input::parse(&event, 0) {
+            Input::Jobs(jobs) => jobs.into_iter().map(|j| j.hook).collect::<Vec<_>>().join(","),
+            Input::Ignore(why) | Input::Reject(why) => panic!("{name}: {why}"),
+        };
+        let expected = match name.as_str() {
+            "terminate" | "continuation.sqs" => "ecs-drain",
+            "other-hook.ecs-managed-draining" => "ecs-managed-draining-termination-hook",
+            "other-hook.warm-pool" => "my-termination-lifecycle-hook",
+            other => panic!("{other}: a new sample event: say here what it must give"),
+        };
+        assert_eq!(hooks, expected, "{name}");
+        seen.push(name);
+    }
+    assert_eq!(seen.len(), 4);
+}

@@ -24,6 +24,57 @@ fn main() {
     vpc_peering(&moto, &proxy, &receiver);
     endpoint_access(&moto, &proxy, &receiver);
     task_alerts();
+    lifecycle_drain();
+}
+
+/// Lifecycle draining: an instance with two api tasks and a daemon is terminating; the function
+/// (4 s timeout here) drains it across runs through the continuation queue while the demo plays
+/// ECS, stopping the api tasks after 5 s; then the action completes once.
+fn lifecycle_drain() {
+    use harness::drain::{DrainRig, HOOK};
+    println!(
+        "\n== lifecycle-drain: i-… in cluster prod is terminating; its api tasks take longer than one run to move"
+    );
+    let rig = DrainRig::start();
+    let instance = rig.instance(true);
+    let api = rig.tasks(&instance, "service:api", 2);
+    rig.daemon_service("agent");
+    rig.tasks(&instance, "service:agent", 1);
+    println!("instance {}: 2 api tasks, 1 daemon task (agent)", instance.id);
+    let lambda = rig.lambda(4, &[]);
+    let started = std::time::Instant::now();
+    let event = rig.lifecycle_event(&instance, HOOK, "c2f1a9e0-7b3d-4c5e-8f6a-1b2c3d4e5f60");
+    let first = lambda.invoke_json(&event);
+    println!(
+        "{:>5.1} s  the lifecycle event -> {} (container instance now {})",
+        started.elapsed().as_secs_f64(),
+        first.body,
+        rig.instance_status(&instance)
+    );
+    let mut stopped = false;
+    while let Some(outcome) = rig.pump_once(&lambda, std::time::Duration::from_secs(10)) {
+        println!("{:>5.1} s  a run from the queue -> {outcome}", started.elapsed().as_secs_f64());
+        if outcome["status"] != "handed-over" {
+            break;
+        }
+        if !stopped && started.elapsed() > std::time::Duration::from_secs(5) {
+            rig.stop(&api);
+            stopped = true;
+            println!(
+                "{:>5.1} s  ECS (played by the demo) has moved the api tasks: both STOPPED",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    for call in rig.lifecycle_calls() {
+        println!(
+            "        {} {} {}",
+            call["Action"].as_str().unwrap_or_default(),
+            call["LifecycleActionResult"].as_str().unwrap_or_default(),
+            call["Outcome"].as_str().unwrap_or_default()
+        );
+    }
+    println!("        AWS calls: {:?}", rig.proxy.calls().counts);
 }
 
 /// A stop the demo plays ECS's part for: the task is really run and stopped in moto (StopTask
