@@ -172,3 +172,21 @@ fn throttled_reads_are_retried_and_a_missing_permission_ends_with_one_line() {
     assert!(line.contains("allow ecs:ListContainerInstances for this function's role"), "{line}");
     assert_eq!(rig.completions().len(), 1, "the denied drain completes nothing: the hook's DefaultResult will");
 }
+
+#[test]
+fn standalone_tasks_are_stopped_after_the_grace_period_and_the_cluster_is_found_by_search() {
+    let rig = DrainRig::start();
+    let instance = rig.instance(true);
+    let batch = rig.tasks(&instance, "family:batch", 1);
+    let lambda = rig.lambda(10, &[("STANDALONE_TASKS", "stop"), ("STANDALONE_GRACE_SECONDS", "1")]);
+    let mut event = rig.lifecycle_event(&instance, HOOK, TOKEN);
+    event["detail"]["NotificationMetadata"] = json!("additional-info");
+    let done = outcome(&lambda.invoke_json(&event));
+    assert_eq!(done["status"], "completed", "{done}\n{}", lambda.logs());
+    let calls = rig.proxy.calls();
+    assert_eq!(calls.count("ecs:ListClusters"), 1, "no cluster named: searched");
+    assert_eq!(calls.count("ecs:StopTask"), 1);
+    lambda.settled(1);
+    assert!(lambda.function_lines().iter().any(|l| l.contains("stopped a standalone task") && l.contains(&batch[0])));
+    assert_eq!(rig.completions().len(), 1);
+}

@@ -105,10 +105,9 @@ impl Drainer {
             let drained_for = Duration::from_millis(now_ms().saturating_sub(job.started_at_ms));
             let time_left = deadline.saturating_duration_since(Instant::now());
             match decide(&tasks, drained_for, time_left, &self.config) {
-                Step::Complete { result, why } => {
-                    if result == LifecycleResult::Abandon || why.contains("maximum drain time") {
-                        warn!(reason = %why, "giving up the wait");
-                    }
+                Step::Complete { result, why } => return self.complete(&job, result, &why).await,
+                Step::GiveUp { result, why } => {
+                    warn!(reason = %why, "giving up the wait");
                     return self.complete(&job, result, &why).await;
                 }
                 Step::StopStandalone(arns) => {

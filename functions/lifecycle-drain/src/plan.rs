@@ -40,6 +40,11 @@ pub enum Step {
         result: LifecycleResult,
         why: String,
     },
+    /// The maximum drain time is reached: complete with the configured result, naming what still runs.
+    GiveUp {
+        result: LifecycleResult,
+        why: String,
+    },
     StopStandalone(Vec<String>),
     Wait(Duration),
     /// Record a heartbeat and queue the drain for the next run.
@@ -69,7 +74,7 @@ pub fn decide(tasks: &[TaskState], drained_for: Duration, time_left: Duration, c
             config.max_drain.as_secs(),
             still.join(", ")
         );
-        return Step::Complete { result: config.on_max_drain, why };
+        return Step::GiveUp { result: config.on_max_drain, why };
     }
     if let StandalonePolicy::StopAfter(grace) = config.standalone
         && drained_for >= grace
@@ -119,6 +124,8 @@ mod tests {
         }
     }
 
+    struct Case<'a>(&'a str, Vec<TaskState>, u64, u64, &'a Config, Step);
+
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
     }
@@ -134,10 +141,11 @@ mod tests {
         let batch = task("batch", Standalone, "RUNNING", "RUNNING");
         let batch_stopping = task("batch", Standalone, "DEPROVISIONING", "STOPPED");
         let complete = |why: &str| Step::Complete { result: LifecycleResult::Continue, why: why.into() };
-        let cases: Vec<(&str, Vec<TaskState>, u64, u64, &Config, Step)> = vec![
-            ("no tasks", vec![], 0, 60, &wait, complete("every task has stopped")),
-            ("all stopped", vec![api_stopped.clone()], 0, 60, &wait, complete("every task has stopped")),
-            (
+        // (name, tasks, drained for s, time left s, config, expected)
+        let cases: Vec<Case> = vec![
+            Case("no tasks", vec![], 0, 60, &wait, complete("every task has stopped")),
+            Case("all stopped", vec![api_stopped.clone()], 0, 60, &wait, complete("every task has stopped")),
+            Case(
                 "a daemon does not hold",
                 vec![api_stopped.clone(), agent.clone()],
                 0,
@@ -145,13 +153,13 @@ mod tests {
                 &wait,
                 complete("every task has stopped but 1 daemon task(s), which stop with the instance"),
             ),
-            ("running: wait", vec![api_running.clone()], 0, 60, &wait, Step::Wait(secs(10))),
-            ("stopping still holds", vec![api_stopping.clone()], 0, 60, &wait, Step::Wait(secs(10))),
-            ("no time for a poll: hand over", vec![api_running.clone()], 0, 11, &wait, Step::HandOver),
-            ("just time for a poll", vec![api_running.clone()], 0, 12, &wait, Step::Wait(secs(10))),
-            ("standalone, wait policy", vec![batch.clone()], 3599, 60, &wait, Step::Wait(secs(10))),
-            ("standalone within grace", vec![batch.clone()], 299, 60, &stop, Step::Wait(secs(10))),
-            (
+            Case("running: wait", vec![api_running.clone()], 0, 60, &wait, Step::Wait(secs(10))),
+            Case("stopping still holds", vec![api_stopping.clone()], 0, 60, &wait, Step::Wait(secs(10))),
+            Case("no time for a poll: hand over", vec![api_running.clone()], 0, 11, &wait, Step::HandOver),
+            Case("just time for a poll", vec![api_running.clone()], 0, 12, &wait, Step::Wait(secs(10))),
+            Case("standalone, wait policy", vec![batch.clone()], 3599, 60, &wait, Step::Wait(secs(10))),
+            Case("standalone within grace", vec![batch.clone()], 299, 60, &stop, Step::Wait(secs(10))),
+            Case(
                 "standalone after grace",
                 vec![batch.clone(), api_running.clone()],
                 300,
@@ -159,9 +167,9 @@ mod tests {
                 &stop,
                 Step::StopStandalone(vec![batch.arn.clone()]),
             ),
-            ("already asked to stop", vec![batch_stopping.clone()], 400, 60, &stop, Step::Wait(secs(10))),
+            Case("already asked to stop", vec![batch_stopping.clone()], 400, 60, &stop, Step::Wait(secs(10))),
         ];
-        for (name, tasks, drained, left, config, expected) in cases {
+        for Case(name, tasks, drained, left, config, expected) in cases {
             assert_eq!(decide(&tasks, secs(drained), secs(left), config), expected, "{name}");
         }
     }
@@ -169,9 +177,8 @@ mod tests {
     #[test]
     fn the_maximum_ends_the_wait_with_the_configured_result_and_names_what_runs() {
         let tasks = [task("api", Service, "RUNNING", "RUNNING"), task("agent", Daemon, "RUNNING", "RUNNING")];
-        let Step::Complete { result, why } = decide(&tasks, secs(3600), secs(60), &config(StandalonePolicy::Wait))
-        else {
-            panic!("complete")
+        let Step::GiveUp { result, why } = decide(&tasks, secs(3600), secs(60), &config(StandalonePolicy::Wait)) else {
+            panic!("give up")
         };
         assert_eq!(result, LifecycleResult::Abandon);
         assert!(
