@@ -45,14 +45,9 @@ fn every_task_alerts_event_triages_as_named() {
         (name == "ALERT_TOPIC_ARN").then(|| "arn:aws:sns:us-east-1:123456789012:ecs-alerts".to_string())
     })
     .expect("a configuration");
-    let dir = repo_root().join("events/task-alerts");
-    let mut seen = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let file = entry.unwrap().path();
-        let name = file.file_stem().unwrap().to_string_lossy().to_string();
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let outcome = match triage(&event, &config) {
+    let events = sample_events("task-alerts");
+    for (name, event) in &events {
+        let outcome = match triage(event, &config) {
             Triage::Alert(alert) => format!("alert {}", alert.category.id()),
             Triage::Ignore(_) => "ignored".to_string(),
             Triage::Reject(why) => panic!("{name}: rejected: {why}"),
@@ -65,9 +60,8 @@ fn every_task_alerts_event_triages_as_named() {
             other => panic!("{other}: a new sample event: say here what it must give"),
         };
         assert_eq!(outcome, expected, "{name}");
-        seen.push(name);
     }
-    assert_eq!(seen.len(), 7);
+    assert_eq!(events.len(), 7);
 }
 
 /// Every sample event for lifecycle-drain is read as the function reads it, with the outcome its
@@ -75,14 +69,9 @@ fn every_task_alerts_event_triages_as_named() {
 #[test]
 fn every_lifecycle_drain_event_parses_as_named() {
     use lifecycle_drain::job::Input;
-    let dir = repo_root().join("events/lifecycle-drain");
-    let mut seen = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-        let file = entry.unwrap().path();
-        let name = file.file_stem().unwrap().to_string_lossy().to_string();
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let hooks = match Input::parse(&event, 0) {
+    let events = sample_events("lifecycle-drain");
+    for (name, event) in &events {
+        let hooks = match Input::parse(event, 0) {
             Input::Jobs(jobs) => jobs.into_iter().map(|j| j.hook).collect::<Vec<_>>().join(","),
             Input::Ignore(why) | Input::Reject(why) => panic!("{name}: {why}"),
         };
@@ -93,7 +82,20 @@ fn every_lifecycle_drain_event_parses_as_named() {
             other => panic!("{other}: a new sample event: say here what it must give"),
         };
         assert_eq!(hooks, expected, "{name}");
-        seen.push(name);
     }
-    assert_eq!(seen.len(), 4);
+    assert_eq!(events.len(), 4);
+}
+
+/// `(file stem, JSON)` of every file in `events/<dir>`.
+fn sample_events(dir: &str) -> Vec<(String, Value)> {
+    let path = repo_root().join("events").join(dir);
+    let entries = std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    entries
+        .map(|entry| {
+            let file = entry.unwrap().path();
+            let name = file.file_stem().unwrap().to_string_lossy().to_string();
+            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            (name, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
+        })
+        .collect()
 }
