@@ -73,6 +73,80 @@ impl AlertsRig {
     }
 }
 
+impl AlertsRig {
+    /// The suppression table as the stack makes it: key `pk`, TTL on `expires_at`.
+    pub fn suppression_table(&self, name: &str) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        let dynamodb = self.aws.dynamodb();
+        let key = KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().expect("key");
+        let attribute = AttributeDefinition::builder()
+            .attribute_name("pk")
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute");
+        let create = dynamodb
+            .create_table()
+            .table_name(name)
+            .key_schema(key)
+            .attribute_definitions(attribute)
+            .billing_mode(BillingMode::PayPerRequest);
+        self.aws.block_on(create.send()).expect("CreateTable");
+        let ttl = aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name("expires_at")
+            .build()
+            .expect("ttl");
+        self.aws
+            .block_on(dynamodb.update_time_to_live().table_name(name).time_to_live_specification(ttl).send())
+            .expect("TTL");
+        name.to_string()
+    }
+
+    /// A task definition `family` with one container of that name; with `awslogs`, its output goes
+    /// to log group `/ecs/<family>` under stream prefix `ecs`. Returns the task definition ARN.
+    pub fn task_definition(&self, family: &str, awslogs: bool) -> String {
+        use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
+        let mut container = ContainerDefinition::builder().name(family).image(format!("{family}:latest")).memory(512);
+        if awslogs {
+            let logs = LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", format!("/ecs/{family}"))
+                .options("awslogs-region", "us-east-1")
+                .options("awslogs-stream-prefix", "ecs")
+                .build()
+                .expect("a log configuration");
+            container = container.log_configuration(logs);
+        }
+        let register =
+            self.aws.ecs().register_task_definition().family(family).container_definitions(container.build());
+        let out = self.aws.block_on(register.send()).expect("RegisterTaskDefinition");
+        out.task_definition().and_then(|t| t.task_definition_arn()).expect("an ARN").to_string()
+    }
+
+    /// What a container wrote: `lines` in stream `ecs/<container>/<task id>` of `/ecs/<container>`.
+    pub fn container_output(&self, container: &str, task_id: &str, lines: &[String]) {
+        use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+        let logs = self.aws.logs();
+        let (group, stream) = (format!("/ecs/{container}"), format!("ecs/{container}/{task_id}"));
+        let _ = self.aws.block_on(logs.create_log_group().log_group_name(&group).send());
+        self.aws
+            .block_on(logs.create_log_stream().log_group_name(&group).log_stream_name(&stream).send())
+            .expect("CreateLogStream");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+        let events: Vec<InputLogEvent> = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                InputLogEvent::builder().timestamp(now - 60_000 + i as i64).message(line).build().expect("an event")
+            })
+            .collect();
+        let put = logs.put_log_events().log_group_name(&group).log_stream_name(&stream).set_log_events(Some(events));
+        self.aws.block_on(put.send()).expect("PutLogEvents");
+    }
+}
+
 /// `events/task-alerts/<name>.json`.
 pub fn event(name: &str) -> Value {
     let path = repo_root().join("events/task-alerts").join(format!("{name}.json"));

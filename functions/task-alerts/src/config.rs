@@ -14,9 +14,15 @@ pub const IGNORE_CATEGORIES: &str = "IGNORE_CATEGORIES";
 pub const CLUSTERS: &str = "CLUSTERS";
 pub const SECRET_TTL_SECONDS: &str = "SECRET_TTL_SECONDS";
 pub const REGION: &str = "AWS_REGION";
+pub const SUPPRESSION_TABLE: &str = "SUPPRESSION_TABLE";
+pub const SUPPRESSION_WINDOW_SECONDS: &str = "SUPPRESSION_WINDOW_SECONDS";
+pub const LOG_LINES: &str = "LOG_LINES";
 
 const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
 const MAX_SECRET_TTL_SECONDS: u64 = 86_400;
+const DEFAULT_WINDOW_SECONDS: u64 = 900;
+const DEFAULT_LOG_LINES: usize = 20;
+const MAX_LOG_LINES: usize = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -32,6 +38,13 @@ pub struct Config {
     pub secret_ttl: Duration,
     /// For the console links.
     pub region: String,
+    /// The DynamoDB table that remembers alerts across execution environments; `None`: no
+    /// suppression of duplicates or storms.
+    pub suppression_table: Option<String>,
+    /// One alert per (cluster, service, category) per window; zero: only duplicates are suppressed.
+    pub suppression_window: Duration,
+    /// How many of the failed container's last `awslogs` lines an alert carries; zero: none.
+    pub log_lines: usize,
 }
 
 /// What goes on the SNS topic.
@@ -111,7 +124,41 @@ impl Config {
             },
         };
         let region = get(REGION).unwrap_or_default();
-        Ok(Config { topic_arn, sns_format, webhook_secret, webhook_format, ignored, clusters, secret_ttl, region })
+        let suppression_table = get(SUPPRESSION_TABLE);
+        let suppression_window = match get(SUPPRESSION_WINDOW_SECONDS) {
+            None => Duration::from_secs(DEFAULT_WINDOW_SECONDS),
+            Some(v) => match v.parse::<u64>() {
+                Ok(seconds) if seconds <= 86_400 => Duration::from_secs(seconds),
+                _ => {
+                    return Err(bad(
+                        SUPPRESSION_WINDOW_SECONDS,
+                        format!("must be whole seconds from 0 to 86400, not `{v}`"),
+                    ));
+                }
+            },
+        };
+        let log_lines = match get(LOG_LINES) {
+            None => DEFAULT_LOG_LINES,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n <= MAX_LOG_LINES => n,
+                _ => {
+                    return Err(bad(LOG_LINES, format!("must be a whole number from 0 to {MAX_LOG_LINES}, not `{v}`")));
+                }
+            },
+        };
+        Ok(Config {
+            topic_arn,
+            sns_format,
+            webhook_secret,
+            webhook_format,
+            ignored,
+            clusters,
+            secret_ttl,
+            region,
+            suppression_table,
+            suppression_window,
+            log_lines,
+        })
     }
 
     /// Whether alerts for tasks of `cluster` (a name) are wanted.
@@ -181,6 +228,7 @@ mod tests {
         assert_eq!(c.ignored, vec![Category::ScalingOrDeployment], "benign stops are not sent by default");
         assert!(c.clusters.is_empty() && c.watches("any"));
         assert_eq!(c.secret_ttl, Duration::from_secs(300));
+        assert_eq!((c.suppression_table, c.suppression_window, c.log_lines), (None, Duration::from_secs(900), 20));
     }
 
     #[test]
@@ -194,6 +242,9 @@ mod tests {
             (CLUSTERS, "prod, arn:aws:ecs:us-east-1:123456789012:cluster/batch"),
             (SECRET_TTL_SECONDS, "0"),
             (REGION, "eu-west-1"),
+            (SUPPRESSION_TABLE, "ecs-plumbing-alerts"),
+            (SUPPRESSION_WINDOW_SECONDS, "0"),
+            (LOG_LINES, "0"),
         ])
         .unwrap();
         assert_eq!(c.sns_format, SnsFormat::AmazonQ);
@@ -202,6 +253,10 @@ mod tests {
         assert_eq!(c.clusters, vec!["prod", "batch"]);
         assert!(c.watches("batch") && !c.watches("dev"));
         assert_eq!((c.secret_ttl, c.region.as_str()), (Duration::ZERO, "eu-west-1"));
+        assert_eq!(
+            (c.suppression_table.as_deref(), c.suppression_window, c.log_lines),
+            (Some("ecs-plumbing-alerts"), Duration::ZERO, 0)
+        );
         assert_eq!(config(&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "")]).unwrap().ignored, vec![]);
         assert_eq!(config(&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "none")]).unwrap().ignored, vec![]);
         assert_eq!(config(&[(WEBHOOK_SECRET_ARN, SECRET)]).unwrap().webhook_secret.as_deref(), Some(SECRET));
@@ -220,6 +275,11 @@ mod tests {
             (&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "oom")], "IGNORE_CATEGORIES names an unknown category `oom`"),
             (&[(TOPIC_ARN, TOPIC), (SECRET_TTL_SECONDS, "5m")], "SECRET_TTL_SECONDS must be whole seconds"),
             (&[(TOPIC_ARN, TOPIC), (SECRET_TTL_SECONDS, "86401")], "SECRET_TTL_SECONDS must be whole seconds"),
+            (
+                &[(TOPIC_ARN, TOPIC), (SUPPRESSION_WINDOW_SECONDS, "15m")],
+                "SUPPRESSION_WINDOW_SECONDS must be whole seconds",
+            ),
+            (&[(TOPIC_ARN, TOPIC), (LOG_LINES, "500")], "LOG_LINES must be a whole number from 0 to 100"),
         ];
         for (vars, expected) in cases {
             let message = config(vars).err().map(|e| e.to_string()).unwrap_or_default();

@@ -31,6 +31,9 @@ pub struct TaskDetail {
     pub cpu: Option<String>,
     pub memory: Option<String>,
     pub containers: Vec<Container>,
+    /// Grows with each state change of the task: with `taskArn`, it names one event (EventBridge may
+    /// deliver it twice).
+    pub version: Option<i64>,
 }
 
 /// `stoppedAt`: ISO 8601 text in events and AWS CLI v2 output, epoch seconds in raw API / CLI v1 JSON.

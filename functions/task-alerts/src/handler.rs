@@ -15,9 +15,14 @@ use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::{Config, ConfigError, SnsFormat};
 use crate::error::{AlertError, DeliveryError, DestinationFailure};
+use crate::logs::{LogTail, Skipped};
 use crate::message::Alert;
+use crate::suppress::{Suppression, Verdict, event_key, storm_key};
 use crate::triage::{Triage, triage};
 use crate::webhook::Webhook;
+
+/// DynamoDB answers in milliseconds; an unreachable table must not eat the time the alert needs.
+const SUPPRESSION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Stop retrying this long before Lambda's deadline (at most a quarter of the time there is), so the
 /// invocation ends with its own error instead of a timeout.
@@ -30,6 +35,8 @@ pub struct Alerter {
     http: reqwest::Client,
     /// The webhook from the secret, and when it was read: re-read after the TTL (rotation).
     webhook: Mutex<Option<(Webhook, Instant)>>,
+    suppression: Option<Suppression>,
+    log_tail: LogTail,
 }
 
 /// The Lambda handler. A bad configuration fails every invocation with its reason.
@@ -52,7 +59,14 @@ impl Alerter {
         let secrets =
             SecretsClient::from_conf(aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(no_retry).build());
         let http = reqwest::Client::builder().user_agent("ecs-plumbing-task-alerts").build().unwrap_or_default();
-        Alerter { config, sns, secrets, http, webhook: Mutex::new(None) }
+        let timeouts = aws_config::timeout::TimeoutConfig::builder().operation_timeout(SUPPRESSION_TIMEOUT).build();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts).build(),
+        );
+        let suppression =
+            config.suppression_table.clone().map(|table| Suppression::new(dynamodb, table, config.suppression_window));
+        let log_tail = LogTail::new(aws_sdk_ecs::Client::new(sdk), sdk.clone(), config.log_lines);
+        Alerter { config, sns, secrets, http, webhook: Mutex::new(None), suppression, log_tail }
     }
 
     async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, AlertError> {
@@ -68,8 +82,51 @@ impl Alerter {
                 warn!(reason = %why, "rejected");
                 Ok(json!({"status": "rejected", "reason": why}))
             }
-            Triage::Alert(alert) => self.send(&alert, deadline).await,
+            Triage::Alert(alert) => self.alert(*alert, &event.payload, deadline).await,
         }
+    }
+
+    /// Suppress it, or add the log lines and send it; if it cannot be delivered, release its claim
+    /// so Lambda's retry of this event is not taken for a duplicate.
+    async fn alert(&self, mut alert: Alert, event: &Value, deadline: Instant) -> Result<Value, AlertError> {
+        let mut claim = None;
+        if let Some(suppression) = &self.suppression {
+            let version = event.pointer("/detail/version").and_then(Value::as_i64);
+            let key = event_key(alert.task_arn.as_deref(), version);
+            let since =
+                alert.stopped_at.clone().or_else(|| event["time"].as_str().map(str::to_string)).unwrap_or_default();
+            match suppression.check(&alert, &key, &since).await {
+                Ok((Verdict::Duplicate, _)) => {
+                    info!(event = %key, "duplicate: this event was already handled");
+                    return Ok(json!({"status": "duplicate", "event": key}));
+                }
+                Ok((Verdict::Suppressed { count }, _)) => {
+                    info!(storm = %storm_key(&alert), count, "suppressed: the same failure alerted within the window");
+                    return Ok(json!({"status": "suppressed", "storm": storm_key(&alert), "count": count}));
+                }
+                Ok((Verdict::Send { suppressed, since }, claimed)) => {
+                    claim = claimed;
+                    if suppressed > 0 {
+                        alert = alert.with_suppressed(suppressed, since);
+                    }
+                }
+                // Better twice than never: send, unsuppressed.
+                Err(failure) => warn!(error = %failure, "suppression skipped: sending without it"),
+            }
+        }
+        match self.log_tail.fetch(&alert).await {
+            Ok((stream, lines)) => alert = alert.with_log_tail(stream, lines),
+            Err(Skipped::NotWanted) => {}
+            Err(skipped) => info!(reason = %skipped, "log lines skipped"),
+        }
+        let sent = self.send(&alert, deadline).await;
+        if sent.is_err()
+            && let (Some(suppression), Some(claim)) = (&self.suppression, &claim)
+            && let Err(failure) = suppression.release(claim).await
+        {
+            warn!(error = %failure, "could not release the suppression claim: a retry of this event may be taken for a duplicate");
+        }
+        sent
     }
 
     async fn send(&self, alert: &Alert, deadline: Instant) -> Result<Value, AlertError> {

@@ -7,6 +7,8 @@
 //! - [`message`]: the alert rendered for SNS, Amazon Q Developer and each chat webhook (pure).
 //! - [`triage`]: which events become alerts (pure): STOPPED tasks of watched clusters, not ignored.
 //! - [`config`]: the environment, read once. [`webhook`]: the secret's value and the POST.
+//! - [`suppress`]: duplicates and storms, decided by conditional writes to DynamoDB.
+//! - [`logs`]: the failed container's last `awslogs` lines.
 //! - [`handler`]: the effects: publish and post at once, each retried until shortly before the deadline.
 //!
 //! The `explain-stop` binary runs [`diagnosis::diagnose`] on one JSON document from stdin.
@@ -15,7 +17,9 @@ pub mod config;
 pub mod diagnosis;
 pub mod error;
 pub mod handler;
+pub mod logs;
 pub mod message;
+pub mod suppress;
 pub mod triage;
 pub mod webhook;
 

@@ -53,6 +53,13 @@ const TEAMS_FACT_MAX: usize = 500;
 const Q_DESCRIPTION_MAX: usize = 3000;
 /// One verbatim reason in the SNS body and the generic JSON (an SNS message is at most 256 KB).
 const REASON_MAX: usize = 8000;
+/// One log line as shown: the caller caps them, this keeps a runaway line from crowding out the others.
+const LOG_LINE_MAX: usize = 300;
+/// All log lines in the SNS body and the generic JSON: at least 60 whole lines, far within 256 KB.
+const LOG_TEXT_MAX: usize = 20_000;
+/// The log lines' block in a Teams card: smaller than the other text blocks, so that a card with the
+/// evidence and the log lines both at their longest stays within the ~14 KB above.
+const TEAMS_LOG_MAX: usize = 2000;
 const ELLIPSIS: &str = "...";
 
 /// Where the blamed container's `awslogs` output went.
@@ -102,8 +109,12 @@ pub struct Alert {
     pub console_url: Option<String>,
     pub logs: Option<LogStream>,
     pub logs_url: Option<String>,
+    /// The blamed container's last log lines, oldest first, as read (see [`Alert::with_log_tail`]).
+    pub log_lines: Vec<String>,
     /// How many similar stops of this service were held back since the last alert.
     pub suppressed: u64,
+    /// Since when they were held back (the first one's time), as the caller wrote it.
+    pub suppressed_since: Option<String>,
 }
 
 impl Alert {
@@ -151,13 +162,25 @@ impl Alert {
             console_url,
             logs,
             logs_url,
+            log_lines: Vec::new(),
             suppressed: 0,
+            suppressed_since: None,
         }
     }
 
-    /// Say in this alert how many similar stops were suppressed since the last one.
-    pub fn with_suppressed(mut self, suppressed: u64) -> Self {
+    /// Show the blamed container's last log lines, oldest first, read from `stream` (which becomes the
+    /// alert's log stream and link). The caller caps the lines; each is still shown on one line and cut.
+    pub fn with_log_tail(mut self, stream: LogStream, lines: Vec<String>) -> Self {
+        self.logs_url = is_region(&self.region).then(|| logs_url(&self.region, &stream));
+        self.logs = Some(stream);
+        self.log_lines = lines;
+        self
+    }
+
+    /// Say in this alert how many similar stops were suppressed since the last one, and since when.
+    pub fn with_suppressed(mut self, suppressed: u64, since: Option<String>) -> Self {
         self.suppressed = suppressed;
+        self.suppressed_since = since;
         self
     }
 
@@ -218,11 +241,17 @@ impl Alert {
 
     /// The summary, and how many similar stops were suppressed.
     fn summary_text(&self) -> String {
-        match self.suppressed {
-            0 => self.summary.clone(),
-            1 => format!("{}\n1 similar stop of this service was suppressed since the last alert.", self.summary),
-            n => format!("{}\n{n} similar stops of this service were suppressed since the last alert.", self.summary),
+        match self.suppressed_note() {
+            Some(note) => format!("{}\n{note}", self.summary),
+            None => self.summary.clone(),
         }
+    }
+
+    /// `9 suppressed since <time>: similar stops ...`, when any were.
+    fn suppressed_note(&self) -> Option<String> {
+        let since = self.suppressed_since.as_deref().map(|since| format!(" since {}", one_line(since)));
+        let what = "similar stops of this service (same category) were held back since the last alert";
+        (self.suppressed > 0).then(|| format!("{} suppressed{}: {what}.", self.suppressed, since.unwrap_or_default()))
     }
 
     /// One line per verbatim fact: stop code, task reason, each container's exit code and reason.
@@ -291,14 +320,75 @@ impl Alert {
         self.links().iter().map(|(label, url)| format!("{label}: {url}")).collect::<Vec<_>>().join("\n")
     }
 
+    /// `Last 20 log lines`.
+    fn log_heading(&self) -> String {
+        match self.log_lines.len() {
+            1 => "Last 1 log line".to_string(),
+            n => format!("Last {n} log lines"),
+        }
+    }
+
+    /// The newest log lines that fit in `max` UTF-16 units with a newline between two, oldest first, each on
+    /// one line and shown by `show` (which escapes, and cuts to the units it is given); and how many older
+    /// lines were left out, with room kept for the note saying so.
+    fn log_tail(&self, max: usize, show: impl Fn(&str, usize) -> String) -> (Vec<String>, usize) {
+        let mut lines: Vec<String> = self.log_lines.iter().map(|line| show(&log_line(line), LOG_LINE_MAX)).collect();
+        if units(&lines.join("\n")) <= max {
+            return (lines, 0);
+        }
+        // Not all fit: the newest that do, and room for the note on how many older ones were left out.
+        let mut first = lines.len(); // the oldest line kept
+        let mut used = 0; // the units of the lines kept and of the newlines between them
+        while first > 0 {
+            let line = units(&lines[first - 1]);
+            let with_line = if first == lines.len() { line } else { used + 1 + line };
+            if with_line + 1 + units(&left_out_note(first - 1)) > max {
+                break;
+            }
+            (used, first) = (with_line, first - 1);
+        }
+        if first == lines.len() {
+            // Not even the newest line fits whole: its start, as it is the one nearest the failure.
+            first -= 1;
+            let room = max.saturating_sub(units(&left_out_note(first)) + 1);
+            lines[first] = show(&log_line(&self.log_lines[first]), room);
+        }
+        (lines.split_off(first), first)
+    }
+
+    /// The log tail as text: `… 12 earlier lines left out` when some were, then one line per log line.
+    fn log_text(&self, max: usize, show: impl Fn(&str, usize) -> String) -> String {
+        let (lines, left_out) = self.log_tail(max, show);
+        let note = (left_out > 0).then(|| left_out_note(left_out));
+        note.into_iter().chain(lines).collect::<Vec<_>>().join("\n")
+    }
+
+    /// `head`, the evidence, the log lines under `Last N log lines:`, then `tail`: at most `max` units.
+    /// Head and tail stay whole; the evidence keeps at least half the room they leave (it is what the
+    /// diagnosis read), the log lines take what they need of the rest.
+    fn fit_with_logs(&self, head: &str, evidence: &str, tail: &str, max: usize) -> String {
+        if self.log_lines.is_empty() {
+            return fit(head, evidence, tail, max, keep);
+        }
+        let heading = format!("\n\n{}:\n", self.log_heading());
+        let room = max.saturating_sub(units(head) + units(tail) + units(&heading));
+        let logs = self.log_text(room - units(evidence).min(room / 2), cut);
+        fit(head, evidence, &format!("{heading}{logs}{tail}"), max, keep)
+    }
+
     /// The SNS message body: summary, fix, evidence, the task's details, and the links.
     pub fn plain_text(&self) -> String {
         let mut parts = vec![
             self.summary_text(),
             format!("Fix: {}", self.hint),
             format!("Evidence:\n{}", self.evidence_text(REASON_MAX)),
-            self.details_text(),
         ];
+        if !self.log_lines.is_empty() {
+            let from = self.logs.as_ref().map(|logs| format!(" ({} {})", logs.group, logs.stream));
+            let lines = self.log_text(LOG_TEXT_MAX, cut).lines().map(|line| format!("\n  {line}")).collect::<String>();
+            parts.push(format!("{}{}:{lines}", self.log_heading(), from.unwrap_or_default()));
+        }
+        parts.push(self.details_text());
         if let Some(arn) = &self.task_arn {
             parts.push(format!("Task ARN: {arn}"));
         }
@@ -348,6 +438,14 @@ impl Alert {
         let evidence = fit("*Evidence*\n```\n", &evidence, "\n```", SLACK_SECTION_MAX, slack_escape);
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": evidence}}));
 
+        if !self.log_lines.is_empty() {
+            let (head, tail) = (format!("*{}*\n```\n", self.log_heading()), "\n```");
+            let room = SLACK_SECTION_MAX - units(&head) - units(tail);
+            // Inside a code block: break any fence in a line, escape mrkdwn's control characters.
+            let lines = self.log_text(room, |line, max| slack_text(&line.replace("```", "'''"), max));
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("{head}{lines}{tail}")}}));
+        }
+
         let links: Vec<String> = self.links().iter().map(|(label, url)| format!("<{url}|{label}>")).collect();
         if !links.is_empty() {
             blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": links.join("  |  ")}}));
@@ -363,7 +461,7 @@ impl Alert {
             .into_iter()
             .map(|(label, value)| json!({"title": label, "value": cut(&value, TEAMS_FACT_MAX)}))
             .collect();
-        let body = vec![
+        let mut body = vec![
             json!({"type": "TextBlock", "text": cut(&self.title(), TEAMS_FACT_MAX), "weight": "Bolder",
                    "size": "Medium", "wrap": true}),
             text(&self.summary_text()),
@@ -373,6 +471,11 @@ impl Alert {
             json!({"type": "TextBlock", "text": cut(&self.evidence_text(TEAMS_TEXT_MAX), TEAMS_TEXT_MAX),
                    "wrap": true, "fontType": "Monospace"}),
         ];
+        if !self.log_lines.is_empty() {
+            body.push(json!({"type": "TextBlock", "text": self.log_heading(), "weight": "Bolder", "wrap": true}));
+            body.push(json!({"type": "TextBlock", "text": self.log_text(TEAMS_LOG_MAX, cut), "wrap": true,
+                             "fontType": "Monospace"}));
+        }
         let actions: Vec<Value> = self
             .links()
             .iter()
@@ -399,7 +502,8 @@ impl Alert {
     pub fn chime(&self) -> Value {
         let head = format!("{}\n{}\nFix: {}\n\nEvidence:\n", self.title(), self.summary_text(), self.hint);
         let tail = format!("\n\n{}\n\n{}", self.details_text(), self.links_text());
-        let content = fit(&head, &self.evidence_text(CHIME_CONTENT_MAX), tail.trim_end(), CHIME_CONTENT_MAX, keep);
+        let content =
+            self.fit_with_logs(&head, &self.evidence_text(CHIME_CONTENT_MAX), tail.trim_end(), CHIME_CONTENT_MAX);
         json!({"Content": content})
     }
 
@@ -408,13 +512,21 @@ impl Alert {
     pub fn discord(&self) -> Value {
         let title = self.title();
         let embed_title = cut(&title, DISCORD_TITLE_MAX);
+        // The log lines in a field of their own, a code block with any fence in a line broken.
+        let log_field = (!self.log_lines.is_empty()).then(|| {
+            let (head, tail) = ("```\n", "\n```");
+            let room = DISCORD_FIELD_VALUE_MAX - units(head) - units(tail);
+            let lines = self.log_text(room, |line, max| cut(&line.replace("```", "'''"), max));
+            ("Last log lines".to_string(), format!("{head}{lines}{tail}"))
+        });
         let fields: Vec<(String, String)> = self
             .details()
             .into_iter()
-            .take(DISCORD_FIELDS_MAX)
+            .take(DISCORD_FIELDS_MAX - usize::from(log_field.is_some()))
             .map(|(label, value)| (cut(label, DISCORD_FIELD_NAME_MAX), cut(&value, DISCORD_FIELD_VALUE_MAX)))
             .collect();
-        let used = units(&embed_title) + fields.iter().map(|(name, value)| units(name) + units(value)).sum::<usize>();
+        let used = units(&embed_title)
+            + fields.iter().chain(&log_field).map(|(name, value)| units(name) + units(value)).sum::<usize>();
         let description_max = DISCORD_DESCRIPTION_MAX.min(DISCORD_EMBEDS_TOTAL_MAX.saturating_sub(used));
 
         let head = format!("{}\n\n**Fix:** {}\n\n**Evidence**\n```\n", self.summary_text(), self.hint);
@@ -423,8 +535,9 @@ impl Alert {
         let evidence = self.evidence_text(DISCORD_DESCRIPTION_MAX).replace("```", "'''");
         let description = fit(&head, &evidence, tail.trim_end(), description_max, keep);
 
-        let fields: Vec<Value> =
+        let mut fields: Vec<Value> =
             fields.into_iter().map(|(name, value)| json!({"name": name, "value": value, "inline": true})).collect();
+        fields.extend(log_field.map(|(name, value)| json!({"name": name, "value": value, "inline": false})));
         let mut embed = json!({"title": embed_title, "description": description, "color": 0xD13438, "fields": fields});
         if let Some(url) = &self.console_url {
             embed["url"] = json!(url);
@@ -443,7 +556,7 @@ impl Alert {
             })
             .collect();
         let stopped_reason = self.stopped_reason.as_deref().map(|r| cut(r, REASON_MAX));
-        json!({
+        let mut generic = json!({
             "title": self.title(),
             "category": self.category_id(),
             "summary": self.summary,
@@ -465,7 +578,17 @@ impl Alert {
             "logs_url": self.logs_url,
             "stopped_at": self.stopped_at,
             "suppressed": self.suppressed,
-        })
+            "suppressed_since": self.suppressed_since,
+            "suppressed_note": self.suppressed_note(),
+        });
+        if !self.log_lines.is_empty() {
+            let (lines, left_out) = self.log_tail(LOG_TEXT_MAX, cut);
+            generic["log_group"] = json!(self.logs.as_ref().map(|logs| &logs.group));
+            generic["log_stream"] = json!(self.logs.as_ref().map(|logs| &logs.stream));
+            generic["log_lines"] = json!(lines);
+            generic["log_lines_left_out"] = json!(left_out);
+        }
+        generic
     }
 
     /// The custom-notification JSON of Amazon Q Developer in chat applications (formerly AWS Chatbot), to
@@ -477,7 +600,7 @@ impl Alert {
     pub fn amazon_q_notification(&self, thread_id: &str) -> Value {
         let head = format!("{}\n\nEvidence:\n", self.summary_text());
         let tail = format!("\n\n{}", self.details_text());
-        let description = fit(&head, &self.evidence_text(Q_DESCRIPTION_MAX), &tail, Q_DESCRIPTION_MAX, keep);
+        let description = self.fit_with_logs(&head, &self.evidence_text(Q_DESCRIPTION_MAX), &tail, Q_DESCRIPTION_MAX);
         let mut next_steps = vec![format!("Fix: {}", self.hint)];
         next_steps.extend(self.links().iter().map(|(label, url)| format!("{label}: {url}")));
         let keywords = [self.category_id(), self.cluster.clone(), self.service_or_family().to_string()];
@@ -658,6 +781,21 @@ fn clean(text: &str) -> String {
     text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { ' ' } else { c }).collect()
 }
 
+/// A log line on one line: control characters (newlines too, not tabs) and Unicode line and paragraph
+/// separators as spaces, trailing blanks dropped.
+fn log_line(text: &str) -> String {
+    let flat = |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
+    text.chars().map(|c| if flat(c) { ' ' } else { c }).collect::<String>().trim_end().to_string()
+}
+
+/// `… 12 earlier lines left out`.
+fn left_out_note(lines: usize) -> String {
+    match lines {
+        1 => "… 1 earlier line left out".to_string(),
+        n => format!("… {n} earlier lines left out"),
+    }
+}
+
 /// Printable ASCII: typographic quotes and dashes as their ASCII look-alikes, anything else as `?`.
 fn printable_ascii(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -749,6 +887,7 @@ mod tests {
     const CLUSTER: &str = "arn:aws:ecs:eu-west-1:111122223333:cluster/prod";
     const TASK: &str = "arn:aws:ecs:eu-west-1:111122223333:task/prod/0123456789abcdef0123456789abcdef";
     const OOM: &str = "OutOfMemoryError: Container killed due to memory usage";
+    const SINCE: &str = "2023-11-14T21:58:07Z";
 
     fn task(value: Value) -> TaskDetail {
         TaskDetail::from_json(&value.to_string()).expect("a task")
@@ -780,7 +919,29 @@ mod tests {
                            {"name": "sidecar", "exitCode": 1, "reason": long}]
         }));
         let logs = LogStream::awslogs("/ecs/web", "ecs", "app", "0123456789abcdef0123456789abcdef");
-        Alert::new(&task, &diagnose(&task), "eu-west-1", Some(logs)).with_suppressed(3)
+        Alert::new(&task, &diagnose(&task), "eu-west-1", Some(logs)).with_suppressed(3, Some(SINCE.into()))
+    }
+
+    fn app_logs() -> LogStream {
+        LogStream::awslogs("/ecs/web", "ecs", "app", "0123456789abcdef0123456789abcdef")
+    }
+
+    /// 20 log lines, oldest first, `line NN` at the start of each: 2,000-character lines, control
+    /// characters and line separators, fences and backticks, `<` and `&`, emoji.
+    fn log_lines() -> Vec<String> {
+        (0..20)
+            .map(|i| match i % 4 {
+                0 => format!("line {i:02} {}", "x".repeat(2000)),
+                1 => format!("line {i:02} cr\r\nlf \u{1b}[31mred\u{0} nul\ttab\u{2028}ls\u{85}nel\n"),
+                2 => format!("line {i:02} ```fence``` `tick` <b>&amp; & {}", "😀".repeat(1000)),
+                _ => format!("line {i:02} {}", "é😀<&`".repeat(400)),
+            })
+            .collect()
+    }
+
+    /// An alert with 20 long log lines: for a normal task, and with huge non-ASCII reasons.
+    fn with_logs() -> [Alert; 2] {
+        [alert_of(&service_oom()), huge("é😀")].map(|alert| alert.with_log_tail(app_logs(), log_lines()))
     }
 
     #[test]
@@ -874,11 +1035,11 @@ mod tests {
 
     #[test]
     fn plain_text_has_every_part() {
-        let alert = alert_of(&service_oom()).with_suppressed(4);
+        let alert = alert_of(&service_oom()).with_suppressed(4, None);
         let text = alert.plain_text();
         for part in [
             alert.summary.as_str(),
-            "4 similar stops of this service were suppressed",
+            "4 suppressed: similar stops of this service (same category) were held back since the last alert.",
             &format!("Fix: {}", alert.hint),
             &format!("container app: exitCode 137, reason: {OOM}"),
             "container envoy: exitCode 0",
@@ -930,7 +1091,8 @@ mod tests {
     /// service requires, every text within its limit, and the links kept.
     #[test]
     fn webhook_payloads_have_their_keys_and_stay_within_limits() {
-        let alerts = [alert_of(&service_oom()), huge("x"), huge("é😀")];
+        let [logs, huge_logs] = with_logs();
+        let alerts = [alert_of(&service_oom()), huge("x"), huge("é😀"), logs, huge_logs];
         for alert in &alerts {
             let console = alert.console_url.as_deref().expect("a console link");
             for format in [
@@ -1029,7 +1191,8 @@ mod tests {
 
     #[test]
     fn amazon_q_notification_follows_the_custom_schema() {
-        for alert in [alert_of(&service_oom()), huge("é😀")] {
+        let [logs, huge_logs] = with_logs();
+        for alert in [alert_of(&service_oom()), huge("é😀"), logs, huge_logs] {
             let q = alert.amazon_q_notification(&alert.thread_id());
             assert_eq!((q["version"].as_str(), q["source"].as_str()), (Some("1.0"), Some("custom")));
             assert_eq!(text_at(&q, "/content/textType"), "client-markdown");
@@ -1043,5 +1206,162 @@ mod tests {
             assert_eq!(text_at(&q, "/metadata/relatedResources/0"), TASK);
             assert_eq!(q["content"]["keywords"][0], json!(alert.category_id()));
         }
+    }
+
+    #[test]
+    fn with_log_tail_sets_the_stream_and_its_link() {
+        let alert = alert_of(&service_oom());
+        assert_eq!((alert.logs_url.as_deref(), alert.log_lines.len()), (None, 0));
+        let alert = alert.with_log_tail(app_logs(), vec!["ready".into()]);
+        assert_eq!(alert.logs, Some(app_logs()));
+        assert_eq!(alert.logs_url, Some(logs_url("eu-west-1", &app_logs())));
+        assert_eq!(alert.log_lines, ["ready"]);
+
+        let no_region = task(json!({"clusterArn": "prod", "taskArn": "nope"}));
+        let alert = Alert::new(&no_region, &diagnose(&no_region), "", None).with_log_tail(app_logs(), vec![]);
+        assert_eq!((alert.logs.is_some(), alert.logs_url), (true, None), "no link without a region");
+    }
+
+    #[test]
+    fn log_tail_keeps_the_newest_lines_and_counts_the_rest() {
+        let mut alert = alert_of(&service_oom());
+        alert.log_lines = (0..20).map(|i| format!("line {i:02}")).collect();
+        let last = |n: usize| alert.log_lines[20 - n..].join("\n");
+        let note = "… 12 earlier lines left out";
+        #[rustfmt::skip]
+        let cases: Vec<(&str, usize, String)> = vec![
+            ("everything fits", 20 * 8 - 1, last(20)),
+            ("8 lines and the note", units(note) + 1 + 8 * 8 - 1, format!("{note}\n{}", last(8))),
+            ("one unit short of 8 lines", units(note) + 8 * 8 - 1, format!("… 13 earlier lines left out\n{}", last(7))),
+            ("not even the newest line whole", units("… 19 earlier lines left out") + 1 + 5,
+             "… 19 earlier lines left out\nli...".to_string()),
+        ];
+        for (name, max, want) in cases {
+            let text = alert.log_text(max, cut);
+            assert_eq!(text, want, "{name}");
+            assert!(units(&text) <= max, "{name}");
+        }
+
+        alert.log_lines = vec!["x".repeat(2000), "a\r\nb\u{1b}c\td\u{2028}e  \n".into()];
+        assert_eq!(alert.log_tail(usize::MAX, cut), (vec![format!("{}...", "x".repeat(297)), "a  b c\td e".into()], 0));
+    }
+
+    /// The log block of each format: within its limit, on one line per log line, the newest kept (escaped
+    /// as the format escapes), the older ones counted when some are left out.
+    #[test]
+    fn log_lines_fit_every_format_and_keep_the_newest() {
+        for alert in with_logs() {
+            let slack = alert.slack();
+            let slack_logs = slack["blocks"]
+                .as_array()
+                .and_then(|blocks| {
+                    blocks
+                        .iter()
+                        .filter_map(|b| b.pointer("/text/text")?.as_str())
+                        .find(|t| t.starts_with("*Last 20 log lines*"))
+                })
+                .expect("a Slack section of log lines");
+            let teams = alert.teams();
+            let body = teams["attachments"][0]["content"]["body"].as_array().expect("a card body");
+            let [heading, teams_logs] = &body[body.len() - 2..] else { panic!("two log blocks") };
+            assert_eq!(
+                (heading["text"].as_str(), teams_logs["fontType"].as_str()),
+                (Some("Last 20 log lines"), Some("Monospace"))
+            );
+            let discord = alert.discord();
+            let log_field = discord["embeds"][0]["fields"].as_array().and_then(|fields| fields.last()).expect("fields");
+            assert_eq!(
+                (log_field["name"].as_str(), log_field["inline"].as_bool()),
+                (Some("Last log lines"), Some(false))
+            );
+            let generic = alert.generic();
+            let generic_lines: Vec<&str> =
+                generic["log_lines"].as_array().expect("log_lines").iter().filter_map(Value::as_str).collect();
+            let q = alert.amazon_q_notification(&alert.thread_id());
+
+            let (plain, chime) = (alert.plain_text(), alert.chime());
+            let newest = "line 19 é😀<&`é😀<&`";
+            #[rustfmt::skip]
+            let cases: Vec<(&str, &str, usize, &str, bool)> = vec![
+                // format, text, limit, the newest line's start, earlier lines left out
+                ("plain text", &plain, 256 * 1024, newest, false),
+                ("slack", slack_logs, SLACK_SECTION_MAX, "line 19 é😀&lt;&amp;`é😀&lt;&amp;`", true),
+                ("teams", text_at(teams_logs, "/text"), TEAMS_TEXT_MAX, newest, true),
+                ("chime", text_at(&chime, "/Content"), CHIME_CONTENT_MAX, newest, true),
+                ("discord", text_at(log_field, "/value"), DISCORD_FIELD_VALUE_MAX, newest, true),
+                ("generic", generic_lines.last().expect("a line"), LOG_LINE_MAX, newest, false),
+                ("amazon q", text_at(&q, "/content/description"), Q_DESCRIPTION_MAX, newest, true),
+            ];
+            for (format, text, max, newest, cut) in cases {
+                within(text, max, format);
+                assert!(text.contains(newest), "{format} lost the newest line:\n{text}");
+                assert!(!text.contains(|c: char| c.is_control() && c != '\n' && c != '\t'), "{format}: {text:?}");
+                assert!(!text.contains(['\u{2028}', '\u{85}']), "{format}: {text:?}");
+                assert_eq!(text.contains(" earlier lines left out"), cut, "{format}:\n{text}");
+            }
+
+            assert_eq!(slack_logs.matches("```").count(), 2, "{slack_logs}");
+            assert!(!slack_logs.contains('<'), "{slack_logs}");
+            assert_eq!(text_at(log_field, "/value").matches("```").count(), 2);
+            assert_eq!(generic_lines.len(), 20, "the generic JSON has room for every line");
+            assert!(generic_lines.iter().all(|line| units(line) <= LOG_LINE_MAX && !line.contains('\n')));
+            assert!(generic_lines[1].starts_with("line 01 cr  lf  [31mred  nul\ttab ls nel"), "{}", generic_lines[1]);
+            assert_eq!(generic["log_lines_left_out"], 0);
+            assert_eq!(
+                (text_at(&generic, "/log_group"), text_at(&generic, "/log_stream")),
+                ("/ecs/web", "ecs/app/0123456789abcdef0123456789abcdef")
+            );
+
+            let heading = "Last 20 log lines (/ecs/web ecs/app/0123456789abcdef0123456789abcdef):\n  line 00 xxx";
+            let (evidence, logs, details) = (plain.find("Evidence:"), plain.find(heading), plain.find("Cluster: prod"));
+            assert!(evidence < logs && logs < details, "the log lines between evidence and details:\n{plain}");
+            assert!(plain.contains("\n  line 19 é😀<&`"), "{plain}");
+            assert!(plain.len() <= 256 * 1024, "an SNS message is at most 256 KB");
+        }
+    }
+
+    #[test]
+    fn no_log_lines_no_log_block() {
+        let none = alert_of(&service_oom()).with_log_tail(app_logs(), vec![]);
+        let one = none.clone().with_log_tail(app_logs(), vec!["boom".into()]);
+        for (format, none, one) in [
+            ("plain text", json!(none.plain_text()), json!(one.plain_text())),
+            ("slack", none.slack(), one.slack()),
+            ("teams", none.teams(), one.teams()),
+            ("chime", none.chime(), one.chime()),
+            ("discord", none.discord(), one.discord()),
+            ("generic", none.generic(), one.generic()),
+            ("amazon q", none.amazon_q_notification("t"), one.amazon_q_notification("t")),
+        ] {
+            assert!(!none.to_string().contains("log line"), "{format}: {none}");
+            assert!(one.to_string().contains("boom"), "{format}: {one}");
+        }
+        assert!(none.generic().get("log_lines").is_none());
+    }
+
+    #[test]
+    fn suppressed_count_and_time_in_every_format() {
+        let alert = alert_of(&service_oom()).with_suppressed(9, Some(SINCE.into()));
+        let sentence = format!(
+            "9 suppressed since {SINCE}: similar stops of this service (same category) were held back since the last alert."
+        );
+        assert!(alert.plain_text().contains(&sentence), "{}", alert.plain_text());
+        #[rustfmt::skip]
+        let cases = [
+            ("plain text", json!(alert.plain_text())), ("slack", alert.slack()), ("teams", alert.teams()),
+            ("chime", alert.chime()), ("discord", alert.discord()), ("generic", alert.generic()),
+            ("amazon q", alert.amazon_q_notification(&alert.thread_id())),
+        ];
+        for (format, payload) in cases {
+            assert!(payload.to_string().contains(&format!("9 suppressed since {SINCE}")), "{format}: {payload}");
+        }
+        assert_eq!(alert.generic()["suppressed_since"], SINCE);
+
+        let one = alert_of(&service_oom()).with_suppressed(1, Some(SINCE.into())).plain_text();
+        assert!(one.contains(&format!("\n1 suppressed since {SINCE}: similar stops of this")), "{one}");
+        let untimed = alert_of(&service_oom()).with_suppressed(2, None).plain_text();
+        assert!(untimed.contains("\n2 suppressed: similar stops of this service"), "{untimed}");
+        let none = alert_of(&service_oom()).with_suppressed(0, Some(SINCE.into()));
+        assert!(!none.plain_text().contains("suppressed") && none.generic()["suppressed_note"].is_null());
     }
 }

@@ -88,6 +88,8 @@ struct Stop {
     stop_code: &'static str,
     reason: &'static str,
     containers: Value,
+    /// What the container wrote to CloudWatch Logs (awslogs) before it stopped.
+    last_lines: &'static [&'static str],
 }
 
 /// Task-state alerts: tasks stopped for several reasons in moto's ECS, each stop's EventBridge
@@ -98,7 +100,11 @@ fn task_alerts() {
     let rig = AlertsRig::start();
     let secret = rig.webhook_secret("slack", "slack");
     println!("topic {}, webhook secret {secret} (its URL is never printed or logged)", rig.topic_arn);
-    let lambda = rig.lambda(30, &[("ALERT_TOPIC_ARN", &rig.topic_arn), ("WEBHOOK_SECRET_ARN", &secret)]);
+    let table = rig.suppression_table("ecs-plumbing-alerts");
+    let lambda = rig.lambda(
+        30,
+        &[("ALERT_TOPIC_ARN", &rig.topic_arn), ("WEBHOOK_SECRET_ARN", &secret), ("SUPPRESSION_TABLE", &table)],
+    );
     let ecs = rig.aws.ecs();
     rig.aws.block_on(ecs.create_cluster().cluster_name("prod").send()).expect("CreateCluster");
 
@@ -112,6 +118,11 @@ fn task_alerts() {
             reason: "Essential container in task exited",
             containers: json!([{"name": "api", "exitCode": 137, "lastStatus": "STOPPED",
                 "reason": "OutOfMemoryError: Container killed due to memory usage"}]),
+            last_lines: &[
+                "10:02:40 INFO  import batch 7 of 9: 48,211 rows",
+                "10:02:42 WARN  heap 91% after GC",
+                "10:02:43 WARN  heap 98% after GC",
+            ],
         },
         Stop {
             label: "worker cannot pull its image",
@@ -121,6 +132,7 @@ fn task_alerts() {
             stop_code: "TaskFailedToStart",
             reason: "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:2026.11.20-3: failed to do request: Head \"https://123456789012.dkr.ecr.us-east-1.amazonaws.com/v2/worker/manifests/2026.11.20-3\": dial tcp 10.20.0.12:443: i/o timeout",
             containers: json!([{"name": "worker", "lastStatus": "STOPPED"}]),
+            last_lines: &[],
         },
         Stop {
             label: "web fails its health checks",
@@ -130,6 +142,7 @@ fn task_alerts() {
             stop_code: "ServiceSchedulerInitiated",
             reason: "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/6d0ecf831eec9f09)",
             containers: json!([{"name": "web", "exitCode": 143, "lastStatus": "STOPPED"}]),
+            last_lines: &[],
         },
         Stop {
             label: "a migration exits 1",
@@ -139,6 +152,7 @@ fn task_alerts() {
             stop_code: "EssentialContainerExited",
             reason: "Essential container in task exited",
             containers: json!([{"name": "migrate", "exitCode": 1, "lastStatus": "STOPPED"}]),
+            last_lines: &[],
         },
         Stop {
             label: "api scales in (benign)",
@@ -148,20 +162,31 @@ fn task_alerts() {
             stop_code: "ServiceSchedulerInitiated",
             reason: "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)",
             containers: json!([{"name": "api", "exitCode": 0, "lastStatus": "STOPPED"}]),
+            last_lines: &[],
         },
     ];
-    for stop in stops {
-        let event = stopped_in_moto(&rig, &ecs, &stop);
+    let mut events = Vec::new();
+    for stop in &stops {
+        let event = stopped_in_moto(&rig, &ecs, stop);
         let answer = lambda.invoke_json(&event);
         println!("\n-- {}: {} {}", stop.label, answer.status, answer.body);
+        events.push(event);
     }
+    println!("\n-- EventBridge delivers the api stop again: {}", lambda.invoke_json(&events[0]).body);
+    let again = stopped_in_moto(&rig, &ecs, &stops[0]);
+    println!("-- another api task runs out of memory (same storm): {}", lambda.invoke_json(&again).body);
     let running = harness::alerts::event("running");
     println!("\n-- a task reaches RUNNING: {}", lambda.invoke_json(&running).body);
 
     println!("\nSNS topic, as moto delivered it:");
     for message in rig.sns_messages() {
         println!("  Subject: {}", message["Subject"].as_str().unwrap_or_default());
-        for line in message["Message"].as_str().unwrap_or_default().lines().filter(|l| !l.is_empty()).take(2) {
+        let text = message["Message"].as_str().unwrap_or_default();
+        for line in text.lines().filter(|l| !l.is_empty()).take(2) {
+            println!("    {line}");
+        }
+        // The container's last lines, when the alert has them.
+        for line in text.lines().skip_while(|l| !l.starts_with("Last ")).take_while(|l| !l.is_empty()) {
             println!("    {line}");
         }
     }
@@ -179,12 +204,9 @@ fn task_alerts() {
 /// Run a task of `stop.family` in moto, stop it with `stop.reason`, and return the EventBridge
 /// event ECS would send: the fixture's shape with moto's ARNs and the stop's reasons.
 fn stopped_in_moto(rig: &AlertsRig, ecs: &aws_sdk_ecs::Client, stop: &Stop) -> Value {
-    use aws_sdk_ecs::types::{AwsVpcConfiguration, ContainerDefinition, NetworkConfiguration};
-    let container = stop.containers[0]["name"].as_str().unwrap_or("app");
-    let definition =
-        ContainerDefinition::builder().name(container).image(format!("{container}:latest")).memory(512).build();
-    let register = ecs.register_task_definition().family(stop.family).container_definitions(definition);
-    let task_definition = rig.aws.block_on(register.send()).expect("RegisterTaskDefinition");
+    use aws_sdk_ecs::types::{AwsVpcConfiguration, NetworkConfiguration};
+    // awslogs to /ecs/<family>, stream prefix ecs (the container is named after the family).
+    let family_arn = rig.task_definition(stop.family, true);
     let network = AwsVpcConfiguration::builder().subnets("subnet-0a1b2c3d4e5f60718").build().expect("subnets");
     let run = ecs
         .run_task()
@@ -196,12 +218,15 @@ fn stopped_in_moto(rig: &AlertsRig, ecs: &aws_sdk_ecs::Client, stop: &Stop) -> V
     let ran = rig.aws.block_on(run.send()).expect("RunTask");
     let task_arn = ran.tasks()[0].task_arn().unwrap_or_default().to_string();
     rig.aws.block_on(ecs.stop_task().cluster("prod").task(&task_arn).reason(stop.reason).send()).expect("StopTask");
+    if !stop.last_lines.is_empty() {
+        let task_id = task_arn.rsplit('/').next().unwrap_or_default();
+        rig.container_output(stop.family, task_id, &stop.last_lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
+    }
 
     let mut event = harness::alerts::event(stop.fixture);
     let detail = &mut event["detail"];
     detail["taskArn"] = json!(task_arn);
     detail["clusterArn"] = json!("arn:aws:ecs:us-east-1:123456789012:cluster/prod");
-    let family_arn = task_definition.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default();
     detail["taskDefinitionArn"] = json!(family_arn);
     detail["group"] = json!(stop.group);
     detail["stopCode"] = json!(stop.stop_code);
