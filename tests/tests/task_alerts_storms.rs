@@ -158,3 +158,19 @@ fn an_unreachable_table_does_not_lose_alerts() {
     lambda.settled(1);
     assert!(lambda.function_lines().iter().any(|l| l.contains("suppression skipped")), "{}", lambda.logs());
 }
+
+#[test]
+fn an_alert_that_could_not_be_delivered_is_not_taken_for_a_duplicate_when_lambda_retries_it() {
+    let (rig, env) = start(900, &[]);
+    let env: Vec<(&str, &str)> =
+        env.iter().filter(|(k, _)| k != "ALERT_TOPIC_ARN").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let lambda = rig.lambda(4, &env);
+    let event = oom("api", TASK_ID, "2026-11-22T10:00:00Z");
+    rig.chat.fail_next(1000, 500);
+    let failed = outcome(&lambda.invoke_json(&event));
+    assert_eq!(failed["errorType"], "AlertNotDelivered", "{failed}");
+    rig.chat.fail_next(0, 500);
+    // Lambda's retry of the same event.
+    assert_eq!(status(&lambda.invoke_json(&event)), "sent");
+    assert_eq!(rig.posts("slack").iter().filter(|p| p.status == 200).count(), 1);
+}

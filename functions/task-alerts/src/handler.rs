@@ -21,8 +21,8 @@ use crate::suppress::{Suppression, Verdict, event_key, storm_key};
 use crate::triage::{Triage, triage};
 use crate::webhook::Webhook;
 
-/// DynamoDB answers in milliseconds; an unreachable table must not eat the time the alert needs.
-const SUPPRESSION_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a suppression or log-line call may take, retries included.
+const EXTRAS_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Stop retrying this long before Lambda's deadline (at most a quarter of the time there is), so the
 /// invocation ends with its own error instead of a timeout.
@@ -59,13 +59,15 @@ impl Alerter {
         let secrets =
             SecretsClient::from_conf(aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(no_retry).build());
         let http = reqwest::Client::builder().user_agent("ecs-plumbing-task-alerts").build().unwrap_or_default();
-        let timeouts = aws_config::timeout::TimeoutConfig::builder().operation_timeout(SUPPRESSION_TIMEOUT).build();
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts).build(),
-        );
-        let suppression =
-            config.suppression_table.clone().map(|table| Suppression::new(dynamodb, table, config.suppression_window));
-        let log_tail = LogTail::new(aws_sdk_ecs::Client::new(sdk), sdk.clone(), config.log_lines);
+        // The extras (suppression, log lines) answer in milliseconds or are skipped: they must not
+        // eat the time the alert itself needs.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder().operation_timeout(EXTRAS_TIMEOUT).build();
+        let quick = sdk.to_builder().timeout_config(timeouts).build();
+        let suppression = config
+            .suppression_table
+            .clone()
+            .map(|table| Suppression::new(aws_sdk_dynamodb::Client::new(&quick), table, config.suppression_window));
+        let log_tail = LogTail::new(aws_sdk_ecs::Client::new(&quick), quick, config.log_lines);
         Alerter { config, sns, secrets, http, webhook: Mutex::new(None), suppression, log_tail }
     }
 
