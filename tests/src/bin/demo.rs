@@ -166,15 +166,20 @@ fn task_alerts() {
         },
     ];
     let mut events = Vec::new();
+    // The AWS calls of each alert, counted by the proxy.
+    let alert = |event: &Value| {
+        rig.proxy.reset();
+        let answer = lambda.invoke_json(event);
+        format!("{} {}\n   AWS calls: {:?}", answer.status, answer.body, rig.proxy.calls().counts)
+    };
     for stop in &stops {
         let event = stopped_in_moto(&rig, &ecs, stop);
-        let answer = lambda.invoke_json(&event);
-        println!("\n-- {}: {} {}", stop.label, answer.status, answer.body);
+        println!("\n-- {}: {}", stop.label, alert(&event));
         events.push(event);
     }
-    println!("\n-- EventBridge delivers the api stop again: {}", lambda.invoke_json(&events[0]).body);
+    println!("\n-- EventBridge delivers the api stop again: {}", alert(&events[0]));
     let again = stopped_in_moto(&rig, &ecs, &stops[0]);
-    println!("-- another api task runs out of memory (same storm): {}", lambda.invoke_json(&again).body);
+    println!("-- another api task runs out of memory (same storm): {}", alert(&again));
     let running = harness::alerts::event("running");
     println!("\n-- a task reaches RUNNING: {}", lambda.invoke_json(&running).body);
 
@@ -198,7 +203,6 @@ fn task_alerts() {
             println!("    {line}");
         }
     }
-    println!("\nAWS calls: {:?}", rig.proxy.calls().counts);
 }
 
 /// Run a task of `stop.family` in moto, stop it with `stop.reason`, and return the EventBridge
