@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Aws, Invocation, Lambda, Moto, Proxy, Received, Receiver, binary, repo_root};
+use crate::{Aws, Lambda, Moto, Proxy, Received, Receiver, binary, repo_root};
 
 /// A webhook token distinctive enough to grep every log line and error for.
 pub const WEBHOOK_TOKEN: &str = "T0SECRET/B0SECRET/xoxb-DO-NOT-LOG-4c1d5e0f";
@@ -152,10 +152,4 @@ pub fn event(name: &str) -> Value {
     let path = repo_root().join("events/task-alerts").join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// What the handler returned: `{"status": "sent" | "ignored" | "rejected", …}`, or its error.
-pub fn outcome(invocation: &Invocation) -> Value {
-    assert_eq!(invocation.status, 200, "{invocation:?}");
-    serde_json::from_str(&invocation.body).unwrap_or_else(|e| panic!("not JSON ({e}): {invocation:?}"))
 }

@@ -110,3 +110,9 @@ impl Lambda {
         }
     }
 }
+
+/// What a handler returned, as JSON: its result, or its `{"errorType", "errorMessage"}`.
+pub fn outcome(invocation: &Invocation) -> serde_json::Value {
+    assert_eq!(invocation.status, 200, "{invocation:?}");
+    serde_json::from_str(&invocation.body).unwrap_or_else(|e| panic!("not JSON ({e}): {invocation:?}"))
+}

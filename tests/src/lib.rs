@@ -21,7 +21,7 @@ pub mod rig;
 mod servers;
 
 pub use aws::Aws;
-pub use lambda::{Invocation, Lambda};
+pub use lambda::{Invocation, Lambda, outcome};
 pub use paths::{binary, lambda_artifact, repo_root, venv};
 pub use process::{Process, free_port};
 pub use rig::{Rig, cfn_event};

@@ -5,15 +5,11 @@
 use std::time::{Duration, Instant};
 
 use harness::drain::{CLUSTER, DrainRig, HOOK};
+use harness::outcome;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "c2f1a9e0-7b3d-4c5e-8f6a-1b2c3d4e5f60";
 const OTHER_TOKEN: &str = "0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b";
-
-fn outcome(invocation: &harness::Invocation) -> Value {
-    assert_eq!(invocation.status, 200, "{invocation:?}");
-    serde_json::from_str(&invocation.body).unwrap_or_else(|e| panic!("not JSON ({e}): {invocation:?}"))
-}
 
 #[test]
 fn a_drain_outlives_the_function_timeout_and_completes_once_after_the_last_task_stopped() {

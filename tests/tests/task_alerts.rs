@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event, outcome};
+use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event};
 use harness::free_port;
+use harness::outcome;
 use serde_json::{Value, json};
 
 const FORMATS: [&str; 5] = ["slack", "teams", "chime", "discord", "generic"];

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use harness::alerts::{AlertsRig, event, outcome};
-use harness::{Invocation, Lambda};
+use harness::alerts::{AlertsRig, event};
+use harness::{Invocation, Lambda, outcome};
 use serde_json::{Value, json};
 
 const TASK_ID: &str = "5f6c1a2b3d4e4f5a8b9c0d1e2f3a4b5c";
