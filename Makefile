@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
-.PHONY: all venv build artifacts template lint test unit demo clean
+.PHONY: all venv build artifacts template lint test unit demo bench clean
 
 all: test
 
@@ -52,6 +52,10 @@ test: venv build artifacts template
 demo: venv build
 	@$(CARGO) run --quiet -p harness --bin demo
 
+# The benchmark table (see bench/README.md).
+bench:
+	bench/run
+
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-bench

@@ -2,6 +2,8 @@
 //! lands on one receiver (moto really POSTs each notification), and a second receiver standing in
 //! for the chat webhooks, with secrets in moto's Secrets Manager pointing at it.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 use crate::{Aws, Lambda, Moto, Proxy, Received, Receiver, binary, repo_root};
@@ -56,10 +58,15 @@ impl AlertsRig {
 
     /// task-alerts in the emulator, calling AWS through the proxy, with `env` added.
     pub fn lambda(&self, timeout_secs: u32, env: &[(&str, &str)]) -> Lambda {
+        self.lambda_from(&binary("task-alerts"), timeout_secs, env)
+    }
+
+    /// The same, running `bootstrap` (e.g. the shipped artifact, for the benchmark).
+    pub fn lambda_from(&self, bootstrap: &Path, timeout_secs: u32, env: &[(&str, &str)]) -> Lambda {
         let mut all = vec![("AWS_ENDPOINT_URL", self.proxy.url())];
         all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
         let env: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Lambda::start("task-alerts", &binary("task-alerts"), timeout_secs, &env)
+        Lambda::start("task-alerts", bootstrap, timeout_secs, &env)
     }
 
     /// The notifications moto delivered: each `{"Subject", "Message", …}`.

@@ -2,6 +2,7 @@
 //! counting proxy, an EC2 instance registered as an ECS container instance running tasks, the
 //! continuation queue, and a pump that plays Lambda's SQS event source mapping.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -133,6 +134,11 @@ impl DrainRig {
     /// lifecycle-drain in the emulator, calling AWS through the proxy: hook [`HOOK`], the queue,
     /// 1 s polls and hand-over delay, and `env` on top.
     pub fn lambda(&self, timeout_secs: u32, env: &[(&str, &str)]) -> Lambda {
+        self.lambda_from(&binary("lifecycle-drain"), timeout_secs, env)
+    }
+
+    /// The same, running `bootstrap` (e.g. the shipped artifact, for the benchmark).
+    pub fn lambda_from(&self, bootstrap: &Path, timeout_secs: u32, env: &[(&str, &str)]) -> Lambda {
         let mut all: Vec<(&str, String)> = vec![
             ("AWS_ENDPOINT_URL", self.proxy.url()),
             ("DRAIN_HOOK_NAME", HOOK.into()),
@@ -142,7 +148,7 @@ impl DrainRig {
         ];
         all.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
         let env: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        Lambda::start("lifecycle-drain", &binary("lifecycle-drain"), timeout_secs, &env)
+        Lambda::start("lifecycle-drain", bootstrap, timeout_secs, &env)
     }
 
     /// Play the SQS event source mapping once: wait up to `wait` for a message, invoke the function

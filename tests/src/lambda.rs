@@ -101,6 +101,44 @@ impl Lambda {
         self.logs().lines().map(str::trim).filter(|l| !emulator(l)).map(str::to_string).collect()
     }
 
+    /// The PID of the function's process (the bootstrap, a child of the emulator), once the
+    /// first invoke has started it.
+    pub fn bootstrap_pid(&self) -> Option<u32> {
+        let emulator = self.process.lock().unwrap_or_else(|p| p.into_inner()).pid();
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid …`: comm may hold spaces, so read after its closing parenthesis.
+            let ppid: u32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == emulator).then_some(pid)
+        })
+    }
+
+    /// The function process's peak resident memory so far (`VmHWM`, KiB): what Lambda bills as
+    /// memory used (the emulator's own REPORT figure is fake).
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.bootstrap_pid()?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// The init phase's duration, from the emulator's `INIT REPORT(durationMs: …)` (info level).
+    pub fn init_ms(&self) -> Option<f64> {
+        let logs = self.logs();
+        let after = logs.split_once("INIT REPORT(durationMs: ")?.1;
+        after.split(')').next()?.trim().parse().ok()
+    }
+
+    /// Each invocation's `Duration` from the emulator's REPORT lines, in order (ms).
+    pub fn durations_ms(&self) -> Vec<f64> {
+        self.logs()
+            .lines()
+            .filter(|l| l.starts_with("REPORT RequestId:"))
+            .filter_map(|l| l.split('\t').find_map(|f| f.trim().strip_prefix("Duration: ")))
+            .filter_map(|f| f.trim_end_matches(" ms").parse().ok())
+            .collect()
+    }
+
     /// Wait until the emulator has printed `invocations` REPORT lines: it prints one after each
     /// invocation, after the function's own lines.
     pub fn settled(&self, invocations: usize) {
