@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
-.PHONY: all venv build artifacts template lint test unit demo bench clean
+.PHONY: all venv checks-venv build artifacts template lint test unit demo bench clean
 
 all: test
 
@@ -32,10 +32,20 @@ build:
 artifacts: venv
 	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
 
-# The SAM template: lint it, and build it as `sam build` does for users (x86_64 here, to reuse
-# the artifacts above; the stack's default is arm64).
-template: venv artifacts
+# checkov, pinned, in its own venv: its dependencies must not move moto's or SAM's.
+CHECKS_VENV := .venv-checks
+checks-venv: $(CHECKS_VENV)/.installed
+$(CHECKS_VENV)/.installed: tests/harness/checks-requirements.txt
+	$(PYTHON) -m venv $(CHECKS_VENV)
+	$(CHECKS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/harness/checks-requirements.txt
+	touch $@
+
+# The SAM template: cfn-lint (`sam validate --lint`) and checkov (every skip is explained in
+# the template, next to the resource), then build it as `sam build` does for users (x86_64
+# here, to reuse the artifacts above; the stack's default is arm64).
+template: venv checks-venv artifacts
 	sam validate --lint --template template.yaml
+	$(CHECKS_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 	sam build --parameter-overrides Architecture=x86_64
 
 # Formatting and clippy, warnings as errors.
@@ -58,4 +68,4 @@ bench:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) .venv-bench
+	rm -rf $(VENV) $(CHECKS_VENV) .venv-bench

@@ -4,7 +4,10 @@
 use tracing_subscriber::EnvFilter;
 
 /// The SDK's own info lines (credential and endpoint resolution) are noise in every invocation.
-const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn";
+/// The runtime's panic layer logs every handler error a second time, in Debug form, after the
+/// function's own one line (a panic still prints through the panic hook).
+const DEFAULT_FILTER: &str =
+    "info,aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,lambda_runtime::layers::panic=off";
 
 pub fn init() {
     let filter = EnvFilter::try_from_env("RUST_LOG")

@@ -284,6 +284,53 @@ fn bad_envelopes_never_panic() {
     assert_logs_clean(&s);
 }
 
+/// Invoke with a response URL the function must refuse: an `InvalidRequest` error for Lambda,
+/// nothing done (no AWS call) and nothing sent anywhere.
+fn assert_refused(s: &Setup, request: &Value, why: &str) {
+    let invocation = s.lambda.invoke_json(request);
+    assert_eq!(invocation.status, 200, "{invocation:?}");
+    assert!(invocation.body.contains("InvalidRequest") && invocation.body.contains(why), "{why}: {invocation:?}");
+    assert!(!invocation.body.contains(harness::SIGNATURE), "the URL's signature is not in the error");
+}
+
+#[test]
+fn response_urls_off_aws_s3_are_refused_with_one_line_and_nothing_is_sent_or_done() {
+    // Without the test-only setting, even the receiver on 127.0.0.1 is refused.
+    let strict = start_with(binary("cr-probe"), &[("TEST_ONLY_LOOPBACK_RESPONSE_URL", "0")]);
+    let url = response_url(&strict.receiver, "loopback");
+    assert_refused(&strict, &cfn_request("create", &url, json!({})), "ResponseURL uses http, not https");
+    strict.lambda.settled(1);
+    let lines = strict.lambda.function_lines();
+    assert_eq!(lines.len(), 1, "one log line: {lines:#?}");
+    assert!(lines[0].contains("request ignored") && lines[0].contains("not https"), "{}", lines[0]);
+    assert!(strict.receiver.received().is_empty(), "nothing was PUT");
+    assert_eq!(strict.proxy.calls().total(), 0, "nothing was done");
+    assert_logs_clean(&strict);
+
+    // With it, only loopback is added: the metadata service, a look-alike host and plain http
+    // to S3 are refused, and so is an unusable envelope's URL (no FAILED is sent there).
+    let s = probe();
+    let signed = |url: &str| format!("{url}?X-Amz-Signature={}", harness::SIGNATURE);
+    let s3 = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com";
+    let cases = [
+        (signed("https://169.254.169.254/latest/meta-data/iam/security-credentials/"), "not an AWS S3 host"),
+        (signed(&format!("https://{s3}.evil.example/x")), "not an AWS S3 host"),
+        (signed(&format!("http://{s3}/x")), "uses http, not https"),
+    ];
+    for (url, why) in &cases {
+        assert_refused(&s, &cfn_request("create", url, json!({})), why);
+    }
+    let mut unusable = cfn_request("create", &cases[0].0, json!({}));
+    unusable["RequestType"] = json!("Upsert");
+    assert_refused(&s, &unusable, "not an AWS S3 host");
+    s.lambda.settled(cases.len() + 1);
+    let lines = s.lambda.function_lines();
+    assert_eq!(lines.len(), cases.len() + 1, "one line each: {lines:#?}");
+    assert!(lines.iter().all(|l| l.contains("request ignored")), "{lines:#?}");
+    assert_eq!(s.proxy.calls().total(), 0, "nothing was done");
+    assert_logs_clean(&s);
+}
+
 #[test]
 fn injected_aws_faults_are_answered_with_action_and_code() {
     let s = probe();

@@ -9,12 +9,14 @@ mod error;
 pub mod properties;
 mod request;
 mod response;
+mod response_url;
 mod runner;
 
 pub use error::ProtocolError;
 pub use properties::PropertiesError;
 pub use request::{EnvelopeError, Request, RequestType, ResponseTarget};
 pub use response::{MAX_BODY_BYTES, Response, Status, one_line};
+pub use response_url::ResponseUrls;
 pub use runner::{CustomResource, Outcome, Protocol, RequestContext, Settings, run};
 
 /// Physical ids of Creates that failed start with this. No AWS id can: they never contain a

@@ -47,6 +47,9 @@ pub enum EnvelopeError {
     /// Nobody waits for an answer: log and return an error.
     #[error("the request has no usable ResponseURL ({0}); it is not a CloudFormation custom-resource request")]
     NoResponseUrl(&'static str),
+    /// The `ResponseURL` is not where CloudFormation sends answers from: nothing is sent there.
+    #[error("the request's ResponseURL {0}; refused, nothing was done or sent")]
+    ResponseUrlRefused(String),
     /// Answer FAILED at `target.url`.
     #[error("the request is not a valid custom-resource request: {problem}")]
     Unusable { target: Box<ResponseTarget>, problem: String },

@@ -15,6 +15,7 @@ use tracing::{Instrument, error, info, info_span, warn};
 use super::deliver::{NotDelivered, put_response};
 use super::request::{EnvelopeError, Request, RequestType, ResponseTarget};
 use super::response::{Response, Status};
+use super::response_url::ResponseUrls;
 use super::{ProtocolError, failed_create_id, is_failed_create_id, properties};
 
 /// What a resource type implements: its business rules on typed properties, nothing of the
@@ -120,6 +121,8 @@ pub struct Settings {
     pub deadline_margin: Duration,
     /// `AWS_LAMBDA_LOG_STREAM_NAME`, appended to every reason.
     pub log_stream: Option<String>,
+    /// Where answers may go: AWS's S3 hosts (and loopback, in tests).
+    pub response_urls: ResponseUrls,
 }
 
 impl Settings {
@@ -135,7 +138,7 @@ impl Settings {
             })?,
         };
         let log_stream = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").ok().filter(|s| !s.is_empty());
-        Ok(Self { deadline_margin, log_stream })
+        Ok(Self { deadline_margin, log_stream, response_urls: ResponseUrls::from_env() })
     }
 }
 
@@ -169,7 +172,21 @@ impl Protocol {
     ) -> Result<(), ProtocolError> {
         let started = Instant::now();
         let deadline = crate::retry::deadline_instant(event.context.deadline);
-        let request = match Request::parse(&event.payload) {
+        let parsed = Request::parse(&event.payload);
+        // A URL CloudFormation would never send is refused before anything is done for it.
+        let url = match &parsed {
+            Ok(request) => Some(&request.target.url),
+            Err(EnvelopeError::Unusable { target, .. }) => Some(&target.url),
+            Err(_) => None,
+        };
+        if let Some(url) = url
+            && let Err(why) = self.settings.response_urls.check(url)
+        {
+            let refused = EnvelopeError::ResponseUrlRefused(why);
+            error!(aws_request_id = %event.context.request_id, error = %refused, "request ignored");
+            return Err(refused.into());
+        }
+        let request = match parsed {
             Ok(request) => request,
             Err(EnvelopeError::Unusable { target, problem }) => {
                 let physical_id =
