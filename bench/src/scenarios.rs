@@ -78,6 +78,33 @@ impl Stage {
     fn lambda(&self, function: &str) -> Lambda {
         Lambda::start(function, &lambda_artifact(function), CR_TIMEOUT_SECS, &[("AWS_ENDPOINT_URL", &self.proxy.url())])
     }
+
+    /// Run `run`'s Create of `properties` (event file `create_event`), then a no-op Update with the
+    /// same properties (event file `update_event`) on a fresh process; a sample of each.
+    fn create_then_noop_update(
+        &self,
+        function: &str,
+        (create_event, update_event): (&str, &str),
+        properties: &Value,
+        run: usize,
+    ) -> (Sample, Sample) {
+        let lambda = self.lambda(function);
+        let warmup = refused_create(function, create_event, &self.receiver);
+        let request = cfn_event(function, create_event, "", properties, None, None);
+        let mut id = String::new();
+        let create = sample(&lambda, &warmup, &self.proxy, |l| {
+            let answer = send(l, &self.receiver, &format!("create-{run}"), request);
+            id = answer["PhysicalResourceId"].as_str().unwrap_or_default().to_string();
+        });
+        drop(lambda);
+
+        let lambda = self.lambda(function);
+        let request = cfn_event(function, update_event, "", properties, Some(&id), Some(properties));
+        let update = sample(&lambda, &warmup, &self.proxy, |l| {
+            send(l, &self.receiver, &format!("update-{run}"), request);
+        });
+        (create, update)
+    }
 }
 
 /// Custom::VpcPeering, same account and region: `tables` route tables per side, 6 CIDR blocks per
@@ -100,21 +127,10 @@ pub fn peering(runs: &Runs, tables: usize) -> [Row; 2] {
         let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": local_tables,
             "PeerRouteTableIds": peer_tables, "AllowDnsResolution": "true"});
 
-        let lambda = stage.lambda("vpc-peering");
-        let warmup = refused_create("vpc-peering", "create.same-account", &stage.receiver);
-        let request = cfn_event("vpc-peering", "create.same-account", "", &properties, None, None);
-        let mut id = String::new();
-        create.push(sample(&lambda, &warmup, &stage.proxy, |l| {
-            let answer = send(l, &stage.receiver, &format!("create-{run}"), request);
-            id = answer["PhysicalResourceId"].as_str().unwrap_or_default().to_string();
-        }));
-        drop(lambda);
-
-        let lambda = stage.lambda("vpc-peering");
-        let request = cfn_event("vpc-peering", "update.add-table", "", &properties, Some(&id), Some(&properties));
-        update.push(sample(&lambda, &warmup, &stage.proxy, |l| {
-            send(l, &stage.receiver, &format!("update-{run}"), request);
-        }));
+        let (c, u) =
+            stage.create_then_noop_update("vpc-peering", ("create.same-account", "update.add-table"), &properties, run);
+        create.push(c);
+        update.push(u);
     }
     let routes = (tables * 6 * 2) as u64;
     [
@@ -177,21 +193,9 @@ pub fn endpoint_access(runs: &Runs, endpoints: usize, groups: usize) -> [Row; 2]
         services.push("s3");
         let properties = json!({"VpcId": network.id, "TaskSecurityGroupIds": tasks, "Services": services});
 
-        let lambda = stage.lambda("endpoint-access");
-        let warmup = refused_create("endpoint-access", "create", &stage.receiver);
-        let request = cfn_event("endpoint-access", "create", "", &properties, None, None);
-        let mut id = String::new();
-        create.push(sample(&lambda, &warmup, &stage.proxy, |l| {
-            let answer = send(l, &stage.receiver, &format!("create-{run}"), request);
-            id = answer["PhysicalResourceId"].as_str().unwrap_or_default().to_string();
-        }));
-        drop(lambda);
-
-        let lambda = stage.lambda("endpoint-access");
-        let request = cfn_event("endpoint-access", "update", "", &properties, Some(&id), Some(&properties));
-        update.push(sample(&lambda, &warmup, &stage.proxy, |l| {
-            send(l, &stage.receiver, &format!("update-{run}"), request);
-        }));
+        let (c, u) = stage.create_then_noop_update("endpoint-access", ("create", "update"), &properties, run);
+        create.push(c);
+        update.push(u);
     }
     // Ingress from every task group on every endpoint; egress from every task group to every
     // endpoint and to the S3 prefix list.
