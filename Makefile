@@ -40,12 +40,14 @@ $(CHECKS_VENV)/.installed: tests/harness/checks-requirements.txt
 	$(CHECKS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/harness/checks-requirements.txt
 	touch $@
 
-# The SAM template: cfn-lint (`sam validate --lint`) and checkov (every skip is explained in
-# the template, next to the resource), then build it as `sam build` does for users (x86_64
+# The SAM template: cfn-lint (`sam validate --lint`), checkov (every skip is explained in the
+# template, next to the resource), and our least-privilege check (no `Action: "*"`; `Resource:
+# "*"` only for actions without resource-level permissions, with a comment), then build it as `sam build` does for users (x86_64
 # here, to reuse the artifacts above; the stack's default is arm64).
 template: venv checks-venv artifacts
 	sam validate --lint --template template.yaml
 	$(CHECKS_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(VENV)/bin/python tests/harness/check_policies.py template.yaml
 	sam build --parameter-overrides Architecture=x86_64
 
 # Formatting and clippy, warnings as errors.

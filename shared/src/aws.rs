@@ -1,7 +1,18 @@
 //! AWS SDK configuration and the one shape every crate gives a failed AWS call.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
@@ -71,6 +82,79 @@ impl AwsFailure {
     pub fn code_is(&self, code: &str) -> bool {
         self.code.eq_ignore_ascii_case(code)
     }
+}
+
+/// Keeps track of the AWS calls waiting for an answer, so that a deadline can name the one that
+/// hung ([`calls_in_flight`]). Add it to every client whose calls a deadline may cut short:
+/// `aws_sdk_ec2::config::Builder::from(&sdk).interceptor(CallsInFlight)`.
+#[derive(Debug, Clone, Copy)]
+pub struct CallsInFlight;
+
+/// The calls started and not yet ended, by a number of their own.
+static IN_FLIGHT: Mutex<BTreeMap<u64, (String, Instant)>> = Mutex::new(BTreeMap::new());
+static NEXT_CALL: AtomicU64 = AtomicU64::new(0);
+
+/// Lives in the call's config bag: dropped when the call ends, however it ends (answered, failed,
+/// or its future dropped by a deadline), and takes the call off the list then.
+#[derive(Debug)]
+struct InFlight(u64);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut calls) = IN_FLIGHT.lock() {
+            calls.remove(&self.0);
+        }
+    }
+}
+
+impl Storable for InFlight {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for CallsInFlight {
+    fn name(&self) -> &'static str {
+        "CallsInFlight"
+    }
+
+    // Not `read_before_execution`: the operation's name is not in the bag yet there.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let action = cfg.load::<Metadata>().map(|m| iam_action(m.service(), m.name()));
+        let id = NEXT_CALL.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut calls) = IN_FLIGHT.lock() {
+            calls.insert(id, (action.unwrap_or_else(|| "an AWS call".into()), Instant::now()));
+        }
+        cfg.interceptor_state().store_put(InFlight(id));
+        Ok(())
+    }
+}
+
+/// The AWS calls waiting for an answer now, oldest first, with how long each has waited.
+pub fn calls_in_flight() -> Vec<(String, Duration)> {
+    let calls = IN_FLIGHT.lock().map(|c| c.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    calls.into_iter().map(|(action, since)| (action, since.elapsed())).collect()
+}
+
+/// For a reason: "no answer from ec2:CreateRoute after 3 s (Timeout)", or `None` when no call waits.
+pub fn unanswered_calls() -> Option<String> {
+    let calls = calls_in_flight();
+    if calls.is_empty() {
+        return None;
+    }
+    let named: Vec<String> =
+        calls.iter().map(|(action, waited)| format!("{action} after {} s", waited.as_secs())).collect();
+    Some(format!("no answer from {} (Timeout)", named.join(", ")))
+}
+
+/// The SDK's service name as IAM's action prefix: "Auto Scaling" -> "autoscaling", "CloudWatch Logs" -> "logs".
+fn iam_action(service: &str, operation: &str) -> String {
+    let prefix = service.to_ascii_lowercase().replace(' ', "");
+    let prefix = if prefix == "cloudwatchlogs" { "logs".to_string() } else { prefix };
+    format!("{prefix}:{operation}")
 }
 
 /// Whether `id` has the shape of an AWS resource id: `prefix` then at least 8 hex digits

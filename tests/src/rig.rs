@@ -52,10 +52,18 @@ pub struct Rig {
 
 impl Rig {
     pub fn start(function: &str, timeout_secs: u32) -> Self {
+        Self::start_with(function, timeout_secs, &[])
+    }
+
+    /// The same, with `env` added to the function's environment.
+    pub fn start_with(function: &str, timeout_secs: u32, env: &[(&str, &str)]) -> Self {
         let moto = Moto::start();
         let proxy = Proxy::start(&moto.url());
         let receiver = Receiver::start();
-        let lambda = Lambda::start(function, &binary(function), timeout_secs, &[("AWS_ENDPOINT_URL", &proxy.url())]);
+        let endpoint = proxy.url();
+        let mut all = vec![("AWS_ENDPOINT_URL", endpoint.as_str())];
+        all.extend_from_slice(env);
+        let lambda = Lambda::start(function, &binary(function), timeout_secs, &all);
         let aws = Aws::new(&moto.url());
         Self { function: function.into(), lambda, receiver, proxy, aws, moto }
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::Client as Ec2;
+use shared::aws::CallsInFlight;
 use shared::custom_resource::{CustomResource, Outcome, RequestContext};
 use tracing::{info, warn};
 
@@ -22,7 +23,9 @@ pub struct EndpointAccess {
 impl EndpointAccess {
     pub fn new(config: &SdkConfig) -> Self {
         let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-        Self { network: Network { ec2: Ec2::new(config) }, region }
+        // The client names its unanswered calls if the deadline comes first.
+        let ec2 = Ec2::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(CallsInFlight).build());
+        Self { network: Network { ec2 }, region }
     }
 
     /// Make the rules match `props`. `old_task_groups` are groups an Update dropped: their
@@ -93,7 +96,9 @@ impl EndpointAccess {
             info!(rule = %covered.spec, by = %covered.by_rule, "left alone: another rule already allows this traffic");
         }
 
-        // Apply.
+        // Apply. If a Create fails past here, CloudFormation's rollback deletes this id, and the
+        // Delete revokes whatever carries the owner tag.
+        ctx.claim(physical_id(ctx, &props.vpc_id));
         self.apply(ctx, &plan.actions, &owner).await?;
         let ours = desired.len() - plan.covered.len();
         let missing: Vec<&str> = resolution.missing.iter().map(|m| m.service.as_str()).collect();

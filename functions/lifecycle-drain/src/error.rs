@@ -11,6 +11,8 @@ pub enum DrainError {
     Config(#[from] ConfigError),
     #[error("{failure}{}", hint(.failure))]
     Aws { failure: AwsFailure },
+    #[error("interrupted before the Lambda deadline: {unanswered}; the next run resumes the drain")]
+    Interrupted { unanswered: String },
     #[error(
         "{instance} has {count} container instances in cluster {cluster}: drain each by hand, or deregister the stale ones"
     )]
@@ -30,6 +32,7 @@ impl DrainError {
         match self {
             DrainError::Config(_) | DrainError::Ambiguous { .. } => true,
             DrainError::Aws { failure } => !failure.is_transient(),
+            DrainError::Interrupted { .. } => false,
         }
     }
 
@@ -39,6 +42,7 @@ impl DrainError {
             DrainError::Config(_) => "BadConfiguration",
             DrainError::Aws { .. } => "AwsError",
             DrainError::Ambiguous { .. } => "AmbiguousInstance",
+            DrainError::Interrupted { .. } => "Interrupted",
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
+use shared::aws::{CallsInFlight, unanswered_calls};
 use shared::retry::deadline_instant;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -16,6 +17,10 @@ use crate::error::DrainError;
 use crate::job::{DrainJob, Input};
 use crate::lifecycle::{Action, Lifecycle};
 use crate::plan::{Step, decide};
+
+/// How long before Lambda's deadline a run that is still waiting on AWS is cut short (at most a
+/// quarter of the time there is).
+const GUARD_MARGIN: Duration = Duration::from_secs(1);
 
 pub struct Drainer {
     config: Config,
@@ -37,12 +42,16 @@ pub async fn handle(drainer: &Result<Drainer, ConfigError>, event: LambdaEvent<V
 
 impl Drainer {
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        // Every client names its unanswered calls if the deadline comes first.
+        let autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk).interceptor(CallsInFlight).build();
+        let sqs = aws_sdk_sqs::config::Builder::from(sdk).interceptor(CallsInFlight).build();
+        let ecs = aws_sdk_ecs::config::Builder::from(sdk).interceptor(CallsInFlight).build();
         let lifecycle = Lifecycle::new(
-            aws_sdk_autoscaling::Client::new(sdk),
-            aws_sdk_sqs::Client::new(sdk),
+            aws_sdk_autoscaling::Client::from_conf(autoscaling),
+            aws_sdk_sqs::Client::from_conf(sqs),
             config.queue_url.clone(),
         );
-        Drainer { ecs: Ecs::new(aws_sdk_ecs::Client::new(sdk)), lifecycle, config }
+        Drainer { ecs: Ecs::new(aws_sdk_ecs::Client::from_conf(ecs)), lifecycle, config }
     }
 
     async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, DrainError> {
@@ -62,14 +71,28 @@ impl Drainer {
         for job in jobs {
             let span = info_span!("drain", instance = %job.instance_id, hook = %job.hook, round = job.round);
             // Boxed: the SDK's futures nest deep enough to overflow the compiler's layout recursion.
-            let outcome = match Box::pin(self.drain(job, deadline)).instrument(span.clone()).await {
+            // Cut short before Lambda's deadline, so a call that hangs ends the run with its name.
+            let guard = deadline - GUARD_MARGIN.min(deadline.saturating_duration_since(Instant::now()) / 4);
+            // Pinned here, so a cut run is still alive (its calls listed) when the cut is named.
+            let mut run = Box::pin(self.drain(job, deadline).instrument(span.clone()));
+            let result = tokio::select! {
+                result = &mut run => result,
+                _ = tokio::time::sleep_until(guard) => {
+                    let unanswered = unanswered_calls().unwrap_or_else(|| "no AWS call was waiting".into());
+                    Err(DrainError::Interrupted { unanswered })
+                }
+            };
+            let outcome = match result {
                 Ok(outcome) => outcome,
                 // Retrying cannot fix a missing permission: one line, and the hook's own timeout decides.
                 Err(e) if e.is_permanent() => {
                     span.in_scope(|| error!(error = %e, "drain stopped; the lifecycle hook's DefaultResult applies when its heartbeat timeout ends"));
                     json!({"status": "failed", "reason": e.to_string()})
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    span.in_scope(|| warn!(error = %e, "drain interrupted; Lambda's retry of this event (or the queue's redelivery) resumes it"));
+                    return Err(e);
+                }
             };
             outcomes.push(outcome);
         }

@@ -52,8 +52,8 @@ pub enum Step {
 }
 
 /// Below this much time left, a run must hand over now: the heartbeat and the queue message
-/// (or the completion) still have to fit.
-pub const HANDOVER_MARGIN: Duration = Duration::from_secs(2);
+/// (or the completion) still have to fit, with the SDK's retries of a throttled call (about 3 s).
+pub const HANDOVER_MARGIN: Duration = Duration::from_secs(5);
 
 /// `drained_for`: since the first run started. `time_left`: before this run's deadline.
 pub fn decide(tasks: &[TaskState], drained_for: Duration, time_left: Duration, config: &Config) -> Step {
@@ -155,8 +155,8 @@ mod tests {
             ),
             Case("running: wait", vec![api_running.clone()], 0, 60, &wait, Step::Wait(secs(10))),
             Case("stopping still holds", vec![api_stopping.clone()], 0, 60, &wait, Step::Wait(secs(10))),
-            Case("no time for a poll: hand over", vec![api_running.clone()], 0, 11, &wait, Step::HandOver),
-            Case("just time for a poll", vec![api_running.clone()], 0, 12, &wait, Step::Wait(secs(10))),
+            Case("no time for a poll: hand over", vec![api_running.clone()], 0, 14, &wait, Step::HandOver),
+            Case("just time for a poll", vec![api_running.clone()], 0, 15, &wait, Step::Wait(secs(10))),
             Case("standalone, wait policy", vec![batch.clone()], 3599, 60, &wait, Step::Wait(secs(10))),
             Case("standalone within grace", vec![batch.clone()], 299, 60, &stop, Step::Wait(secs(10))),
             Case(

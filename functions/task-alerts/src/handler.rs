@@ -7,7 +7,7 @@ use aws_sdk_secretsmanager::Client as SecretsClient;
 use aws_sdk_sns::Client as SnsClient;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-use shared::aws::AwsFailure;
+use shared::aws::{AwsFailure, CallsInFlight};
 use shared::retry::{Failure, GaveUp, deadline_instant, until_deadline};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -54,10 +54,12 @@ pub async fn handle(alerter: &Result<Alerter, ConfigError>, event: LambdaEvent<V
 impl Alerter {
     /// The SDK clients retry nothing themselves: [`until_deadline`] does, knowing the deadline.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        // They name their unanswered calls when an attempt runs out of time.
         let no_retry = aws_config::retry::RetryConfig::disabled();
-        let sns = SnsClient::from_conf(aws_sdk_sns::config::Builder::from(sdk).retry_config(no_retry.clone()).build());
+        let sns = aws_sdk_sns::config::Builder::from(sdk).retry_config(no_retry.clone()).interceptor(CallsInFlight);
         let secrets =
-            SecretsClient::from_conf(aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(no_retry).build());
+            aws_sdk_secretsmanager::config::Builder::from(sdk).retry_config(no_retry).interceptor(CallsInFlight);
+        let (sns, secrets) = (SnsClient::from_conf(sns.build()), SecretsClient::from_conf(secrets.build()));
         let http = reqwest::Client::builder().user_agent("ecs-plumbing-task-alerts").build().unwrap_or_default();
         // The extras (suppression, log lines) answer in milliseconds or are skipped: they must not
         // eat the time the alert itself needs.

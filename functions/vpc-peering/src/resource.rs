@@ -9,8 +9,8 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_sts::Client as Sts;
 use ipnet::IpNet;
-use shared::aws::AwsFailure;
-use shared::custom_resource::{CustomResource, Outcome, RequestContext};
+use shared::aws::{AwsFailure, CallsInFlight};
+use shared::custom_resource::{CustomResource, Outcome, RequestContext, failed_create_id};
 use tracing::info;
 
 use crate::ec2::{LOGICAL_TAG, STACK_TAG, Side};
@@ -18,6 +18,10 @@ use crate::error::PeeringError;
 use crate::model::{Action, Connection, RouteTable, Vpc};
 use crate::plan::{desired_routes, overlaps, plan_routes};
 use crate::properties::PeeringProperties;
+
+/// The physical id of a Create that failed waiting for AWS to answer CreateVpcPeeringConnection
+/// (then the request id): its Delete looks for the connection by this resource's tags.
+const UNCONFIRMED: &str = "unconfirmed-peering-request-";
 
 pub struct VpcPeering {
     config: SdkConfig,
@@ -35,7 +39,10 @@ struct SideRoutes<'a> {
 
 impl VpcPeering {
     pub fn new(config: &SdkConfig) -> Self {
-        Self { config: config.clone(), ec2: Ec2::new(config), sts: Sts::new(config) }
+        // Every client names its unanswered calls if the deadline comes first.
+        let ec2 = Ec2::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(CallsInFlight).build());
+        let sts = Sts::from_conf(aws_sdk_sts::config::Builder::from(config).interceptor(CallsInFlight).build());
+        Self { config: config.clone(), ec2, sts }
     }
 
     fn region(&self) -> String {
@@ -71,7 +78,9 @@ impl VpcPeering {
         }
         let peer_region = props.peer_region.clone().unwrap_or(region);
         let peer_account = props.peer_owner_id.clone().unwrap_or_else(|| account.clone());
-        let mut config = aws_sdk_ec2::config::Builder::from(&self.config).region(Region::new(peer_region.clone()));
+        let mut config = aws_sdk_ec2::config::Builder::from(&self.config)
+            .region(Region::new(peer_region.clone()))
+            .interceptor(CallsInFlight);
         if let Some(role_arn) = &props.peer_role_arn {
             ctx.step(format!("assuming {role_arn}"));
             config = config.credentials_provider(self.assume(role_arn, props.peer_role_external_id.as_deref()).await?);
@@ -216,6 +225,8 @@ impl VpcPeering {
             Some(c) => (c, false),
             None => {
                 ctx.step("creating the peering connection");
+                // Until AWS answers with its id, a failed Create can only name it by its tags.
+                ctx.claim(format!("{UNCONFIRMED}{}", ctx.request_id));
                 let mut tags = vec![
                     (STACK_TAG.to_string(), ctx.stack_id.clone()),
                     (LOGICAL_TAG.to_string(), ctx.logical_resource_id.clone()),
@@ -223,10 +234,18 @@ impl VpcPeering {
                 tags.extend(props.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
                 let peer_owner = props.peer_owner_id.as_deref();
                 let peer_region = props.peer_region.as_deref();
-                (
-                    local.create_connection(&props.vpc_id, &props.peer_vpc_id, peer_owner, peer_region, &tags).await?,
-                    true,
-                )
+                let made = local
+                    .create_connection(&props.vpc_id, &props.peer_vpc_id, peer_owner, peer_region, &tags)
+                    .await
+                    .inspect_err(|e| {
+                        // A definite refusal made nothing: back to the id that says so.
+                        if matches!(e, PeeringError::Aws(failure) if !failure.is_transient()) {
+                            ctx.claim(failed_create_id(&ctx.request_id));
+                        }
+                    })?;
+                // If this Create fails past here, CloudFormation's rollback deletes this connection.
+                ctx.claim(&made.id);
+                (made, true)
             }
         };
         let id = connection.id.clone();
@@ -457,11 +476,21 @@ impl CustomResource for VpcPeering {
         physical_id: &str,
         props: PeeringProperties,
     ) -> Result<(), PeeringError> {
-        if !physical_id.starts_with("pcx-") {
+        let (local, peer) = if physical_id.starts_with("pcx-") {
+            self.sides(ctx, &props).await?
+        } else if physical_id.starts_with(UNCONFIRMED) {
+            // A Create that got no answer to its request: AWS may still have made the connection.
+            let (local, peer) = self.sides(ctx, &props).await?;
+            let found =
+                local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?;
+            match found.filter(|c| !c.is_gone()) {
+                Some(c) => return self.teardown(ctx, &props, &local, peer.as_ref(), &c.id, true).await,
+                None => return Ok(()),
+            }
+        } else {
             info!(physical_id, "not a peering connection id: nothing to delete");
             return Ok(());
-        }
-        let (local, peer) = self.sides(ctx, &props).await?;
+        };
         self.teardown(ctx, &props, &local, peer.as_ref(), physical_id, true).await
     }
 }

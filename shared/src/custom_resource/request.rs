@@ -65,14 +65,28 @@ impl Request {
             Some(Value::String(s)) if reqwest::Url::parse(s).is_ok() => s.clone(),
             Some(_) => return Err(EnvelopeError::NoResponseUrl("not a URL")),
         };
-        let target = ResponseTarget {
+        let mut target = ResponseTarget {
             url,
             stack_id: text(obj, "StackId").unwrap_or_default(),
             request_id: text(obj, "RequestId").unwrap_or_default(),
             logical_resource_id: text(obj, "LogicalResourceId").unwrap_or_default(),
             physical_resource_id: text(obj, "PhysicalResourceId"),
         };
+        // The answer repeats these: longer than CloudFormation makes them, they would not fit its
+        // 4,096 bytes. Such a request is not CloudFormation's; it is answered FAILED with them cut.
+        let too_long = [
+            ("StackId", &mut target.stack_id, 1024),
+            ("RequestId", &mut target.request_id, 256),
+            ("LogicalResourceId", &mut target.logical_resource_id, 255),
+        ]
+        .into_iter()
+        .chain(target.physical_resource_id.as_mut().map(|id| ("PhysicalResourceId", id, 1024)))
+        .filter_map(|(field, value, limit)| cut_to(value, limit).map(|len| (field, len, limit)))
+        .collect::<Vec<_>>();
         let unusable = |problem: String| EnvelopeError::Unusable { target: Box::new(target.clone()), problem };
+        if let Some((field, len, limit)) = too_long.first() {
+            return Err(unusable(format!("`{field}` is {len} bytes; CloudFormation's are at most {limit}")));
+        }
 
         for field in ["StackId", "RequestId", "LogicalResourceId", "ResourceType"] {
             if text(obj, field).is_none() {
@@ -107,6 +121,25 @@ impl Request {
             old_properties,
         })
     }
+}
+
+/// Cut `value` to at most `limit` bytes as JSON (escapes counted); its length before, if cut.
+fn cut_to(value: &mut String, limit: usize) -> Option<usize> {
+    let json_len = |s: &str| serde_json::to_string(s).map(|j| j.len() - 2).unwrap_or(usize::MAX);
+    let before = json_len(value);
+    if before <= limit {
+        return None;
+    }
+    let mut end = limit.min(value.len());
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value.truncate(end);
+    // Escapes (`\u0000` for a NUL) take more than their bytes: drop characters until it fits.
+    while json_len(value) > limit {
+        value.pop();
+    }
+    Some(before)
 }
 
 fn text(obj: &Map<String, Value>, field: &str) -> Option<String> {
@@ -182,6 +215,16 @@ mod tests {
                 Err("unusable: `ResourceProperties`"),
             ),
             ("properties missing", without(create(), "ResourceProperties"), Ok(RequestType::Create)),
+            (
+                "physical id longer than CloudFormation's",
+                with(with(create(), "RequestType", json!("Delete")), "PhysicalResourceId", json!("p".repeat(5000))),
+                Err("unusable: `PhysicalResourceId` is 5000 bytes; CloudFormation's are at most 1024"),
+            ),
+            (
+                "logical id of escapes",
+                with(create(), "LogicalResourceId", json!("\u{0}".repeat(100))),
+                Err("unusable: `LogicalResourceId` is 600 bytes"),
+            ),
         ];
         for (case, payload, expected) in cases {
             let got = Request::parse(&payload);
@@ -191,6 +234,15 @@ mod tests {
                 (Err(EnvelopeError::Unusable { target, problem }), Err(e)) if e.starts_with("unusable: ") => {
                     assert!(problem.contains(&e["unusable: ".len()..]), "{case}: {problem}");
                     assert!(target.url.starts_with("https://"), "{case}: the target keeps the URL");
+                    let answer = crate::custom_resource::Response {
+                        status: crate::custom_resource::Status::Failed,
+                        message: problem.repeat(50),
+                        physical_resource_id: target.physical_resource_id.clone().unwrap_or_default(),
+                        data: Default::default(),
+                        no_echo: false,
+                    };
+                    let body = answer.to_body(&target, Some("2026/11/22/[$LATEST]0123456789abcdef"));
+                    assert!(body.len() <= crate::custom_resource::MAX_BODY_BYTES, "{case}: {} bytes", body.len());
                 }
                 (got, expected) => panic!("{case}: got {got:?}, expected {expected:?}"),
             }

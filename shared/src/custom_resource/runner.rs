@@ -78,6 +78,8 @@ pub struct RequestContext {
     pub logical_resource_id: String,
     pub resource_type: String,
     step: Arc<Mutex<String>>,
+    /// The physical id a failed Create answers with, once the work has made something.
+    claimed: Arc<Mutex<Option<String>>>,
     /// When the deadline guard answers FAILED if the work is still running.
     guard_at: Instant,
 }
@@ -91,7 +93,21 @@ impl RequestContext {
             logical_resource_id: request.target.logical_resource_id.clone(),
             resource_type: request.resource_type.clone(),
             step: Arc::new(Mutex::new("starting".into())),
+            claimed: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Say that the work is about to make something under `physical_id`. From then on a failed
+    /// Create (an error, a panic, the deadline) answers with this id instead of one that means
+    /// "nothing made", so CloudFormation's rollback sends Delete for it and the Delete undoes it.
+    pub fn claim(&self, physical_id: impl Into<String>) {
+        if let Ok(mut claimed) = self.claimed.lock() {
+            *claimed = Some(physical_id.into());
+        }
+    }
+
+    fn claimed(&self) -> Option<String> {
+        self.claimed.lock().ok().and_then(|c| c.clone())
     }
 
     /// Say what the work is doing now ("creating route in rtb-1"): if the deadline comes first,
@@ -239,9 +255,11 @@ impl Protocol {
                 Err(_) => Err("internal error: the work was cancelled".to_string()),
             },
             _ = tokio::time::sleep_until(guard) => {
+                // Named before the abort: the aborted work drops its calls off the list.
+                let unanswered = crate::aws::unanswered_calls().map(|calls| format!(": {calls}")).unwrap_or_default();
                 work.abort();
                 Err(format!(
-                    "timed out after {} s while {}; raise the function's Timeout, or check that it reaches the AWS APIs it calls (VPC endpoints or a NAT gateway)",
+                    "timed out after {} s while {}{unanswered}; raise the function's Timeout, or check that it reaches the AWS APIs it calls (VPC endpoints or a NAT gateway)",
                     started.elapsed().as_secs(),
                     ctx.current_step(),
                 ))
@@ -254,8 +272,9 @@ impl Protocol {
             Ok(outcome) if request.request_type == RequestType::Create => succeeded(outcome, "created"),
             Ok(outcome) => succeeded(outcome, "updated"),
             Err(message) => {
-                let physical_id = match request.request_type {
-                    RequestType::Create => failed_create_id(&request.target.request_id),
+                let physical_id = match (request.request_type, ctx.claimed()) {
+                    (RequestType::Create, Some(claimed)) => claimed,
+                    (RequestType::Create, None) => failed_create_id(&request.target.request_id),
                     _ => physical_id.unwrap_or_default(),
                 };
                 failed(physical_id, message)
