@@ -208,3 +208,29 @@ pub fn s3_prefix_list(aws: &Aws, ec2: &Ec2) -> String {
     let out = aws.block_on(ec2.describe_managed_prefix_lists().filters(filter).send()).unwrap();
     out.prefix_lists()[0].prefix_list_id().unwrap().to_string()
 }
+
+/// A VPC with the default endpoints (ecr.api, ecr.dkr, logs with private DNS; S3 gateway), one
+/// security group per interface endpoint, and two task groups with restricted egress.
+pub struct EndpointSite {
+    pub vpc: Vpc,
+    pub subnet: String,
+    pub endpoint_groups: Vec<String>,
+    pub tasks: [String; 2],
+    pub prefix_list: String,
+}
+
+pub fn endpoint_site(aws: &Aws) -> EndpointSite {
+    let ec2 = aws.ec2("us-east-1");
+    let vpc = vpc(aws, &ec2, "10.0.0.0/16", &[], true);
+    let subnet = subnet(aws, &ec2, &vpc, "10.0.1.0/24");
+    let mut endpoint_groups = Vec::new();
+    for name in ["ecr.api", "ecr.dkr", "logs"] {
+        let group = security_group(aws, &ec2, &vpc, &format!("{name}-endpoint"), false);
+        interface_endpoint(aws, &ec2, &vpc, &subnet, name, &group, true);
+        endpoint_groups.push(group);
+    }
+    s3_gateway(aws, &ec2, &vpc, &table(aws, &ec2, &vpc));
+    let tasks = [security_group(aws, &ec2, &vpc, "tasks-a", true), security_group(aws, &ec2, &vpc, "tasks-b", true)];
+    let prefix_list = s3_prefix_list(aws, &ec2);
+    EndpointSite { vpc, subnet, endpoint_groups, tasks, prefix_list }
+}

@@ -2,41 +2,16 @@
 //! the counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
 use harness::Rig;
-use harness::ec2::{
-    Vpc, group_rules, interface_endpoint, s3_gateway, s3_prefix_list, security_group, subnet, table, vpc,
-};
+use harness::ec2::{EndpointSite as Site, endpoint_site, group_rules, interface_endpoint, security_group, vpc};
 use harness::rig::STACK_ID;
 use serde_json::{Value, json};
-
-/// A VPC with the default endpoints (ecr.api, ecr.dkr, logs with private DNS; S3 gateway), one
-/// security group per interface endpoint, and two task groups with restricted egress.
-struct Site {
-    vpc: Vpc,
-    subnet: String,
-    endpoint_groups: Vec<String>,
-    tasks: [String; 2],
-    prefix_list: String,
-}
 
 fn world() -> Rig {
     Rig::start("endpoint-access", 30)
 }
 
 fn site(w: &Rig) -> Site {
-    let ec2 = w.aws.ec2("us-east-1");
-    let vpc = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
-    let subnet = subnet(&w.aws, &ec2, &vpc, "10.0.1.0/24");
-    let mut endpoint_groups = Vec::new();
-    for name in ["ecr.api", "ecr.dkr", "logs"] {
-        let group = security_group(&w.aws, &ec2, &vpc, &format!("{name}-endpoint"), false);
-        interface_endpoint(&w.aws, &ec2, &vpc, &subnet, name, &group, true);
-        endpoint_groups.push(group);
-    }
-    s3_gateway(&w.aws, &ec2, &vpc, &table(&w.aws, &ec2, &vpc));
-    let tasks =
-        [security_group(&w.aws, &ec2, &vpc, "tasks-a", true), security_group(&w.aws, &ec2, &vpc, "tasks-b", true)];
-    let prefix_list = s3_prefix_list(&w.aws, &ec2);
-    Site { vpc, subnet, endpoint_groups, tasks, prefix_list }
+    endpoint_site(&w.aws)
 }
 
 fn send(w: &Rig, name: &str, event: &str, properties: &Value, old: Option<&Value>) -> Value {

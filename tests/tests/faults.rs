@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event as alert_event};
 use harness::drain::{DrainRig, HOOK};
-use harness::ec2::{group_rules, interface_endpoint, routes, s3_gateway, security_group, subnet, table, vpc};
+use harness::ec2::{endpoint_site, group_rules, routes, table, vpc};
 use harness::rig::cfn_event;
 use harness::{Calls, Lambda, Proxy, Rig, SIGNATURE, response_url};
 use serde_json::{Value, json};
@@ -287,6 +287,7 @@ fn cr_send(
     // One resource throughout, as in a stack (the sample events name different ones).
     request["LogicalResourceId"] = json!("Resource");
     let invocation = rig.lambda.invoke_json(&request);
+    tally.secrets += secrets_in(&invocation.body);
     let answers = rig.receiver.received_at(&format!("/cloudformation-custom-resource-response/{name}"));
     let deadline = invocation.sent_at + f64::from(CR_TIMEOUT);
     if invocation.elapsed >= Duration::from_secs(CR_TIMEOUT.into()) || answers.iter().any(|a| a.time > deadline) {
@@ -316,7 +317,7 @@ fn cr_send(
 /// answer gave, or the stack's Delete) without faults, and what must be left: nothing.
 fn cr_case(rig: &Rig, tally: &mut Tally, case: &Case, properties: &Value, leftovers: impl Fn() -> Vec<String>) {
     let name = case.name();
-    let create_event = if rig.function == "vpc-peering" { "create.cross-account" } else { "create" };
+    let create_event = create_event(&rig.function);
     rig.proxy.reset();
     let mut physical_id = None;
     if case.phase == "Delete" {
@@ -352,11 +353,47 @@ fn cr_case(rig: &Rig, tally: &mut Tally, case: &Case, properties: &Value, leftov
     tally.expect(left.is_empty(), || format!("{name}: left behind after the Delete: {left:?}"));
 }
 
+/// The sample event a custom resource's Create is sent as.
+fn create_event(function: &str) -> &'static str {
+    if function == "vpc-peering" { "create.cross-account" } else { "create" }
+}
+
+/// What a custom resource's case is set up with: the Create's properties, and what it left.
+type Leftovers<'a> = Box<dyn Fn() -> Vec<String> + 'a>;
+type Site = for<'a> fn(&'a Rig) -> (Value, Leftovers<'a>);
+
+/// A custom resource's matrix: a fault-free Create and Delete give the actions by phase (and
+/// leave nothing), then every case runs on a fresh site.
+fn cr_matrix(function: &str, site: Site, expected: &[&str]) {
+    let phases = {
+        let rig = cr_rig(function);
+        let mut tally = Tally::default();
+        let (properties, leftovers) = site(&rig);
+        let created =
+            cr_send(&rig, &mut tally, "baseline", create_event(function), &properties, None).unwrap_or_default();
+        assert_eq!(created["Status"], "SUCCESS", "{created}");
+        let create = rig.proxy.calls();
+        rig.proxy.reset();
+        let id = created["PhysicalResourceId"].as_str().map(str::to_string);
+        let deleted =
+            cr_send(&rig, &mut tally, "baseline-delete", "delete", &properties, id.as_deref()).unwrap_or_default();
+        assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+        assert_eq!(leftovers(), Vec::<String>::new());
+        vec![("Create", create), ("Delete", rig.proxy.calls())]
+    };
+    let run = |rig: &Rig, case: &Case, tally: &mut Tally| {
+        let (properties, leftovers) = site(rig);
+        cr_case(rig, tally, case, &properties, leftovers);
+    };
+    let tally = run_matrix(cases(&phases, expected), WORKERS, || cr_rig(function), run, cr_output);
+    tally.finish(function, "responses");
+}
+
 const PEER_ACCOUNT: &str = "222222222222";
 
-/// Two VPCs in two accounts and regions, a route table on each side, DNS on: the properties and
-/// a check of what is left (routes in either table, a connection not deleted).
-fn peering_site(rig: &Rig) -> (Value, impl Fn() -> Vec<String> + '_) {
+/// Two VPCs in two accounts and regions, a route table on each side, DNS on; left behind: routes
+/// in either table, a connection not deleted.
+fn peering_site(rig: &Rig) -> (Value, Leftovers<'_>) {
     let ec2 = rig.aws.ec2("us-east-1");
     let peer_aws = rig.aws.as_account(PEER_ACCOUNT);
     let peer_ec2 = peer_aws.ec2("eu-west-1");
@@ -369,10 +406,9 @@ fn peering_site(rig: &Rig) -> (Value, impl Fn() -> Vec<String> + '_) {
         "RouteTableIds": [a], "PeerRouteTableIds": [p], "AllowDnsResolution": "true",
     });
     let leftovers = move || {
-        let (ec2, peer_ec2) = (rig.aws.ec2("us-east-1"), rig.aws.as_account(PEER_ACCOUNT).ec2("eu-west-1"));
+        let (ec2, peer_aws) = (rig.aws.ec2("us-east-1"), rig.aws.as_account(PEER_ACCOUNT));
         let mut left: Vec<String> = routes(&rig.aws, &ec2, &a).into_iter().map(|r| format!("{a}: {r:?}")).collect();
-        let peer_aws = rig.aws.as_account(PEER_ACCOUNT);
-        left.extend(routes(&peer_aws, &peer_ec2, &p).into_iter().map(|r| format!("{p}: {r:?}")));
+        left.extend(routes(&peer_aws, &peer_aws.ec2("eu-west-1"), &p).into_iter().map(|r| format!("{p}: {r:?}")));
         let all =
             rig.aws.block_on(ec2.describe_vpc_peering_connections().send()).expect("DescribeVpcPeeringConnections");
         for c in all.vpc_peering_connections() {
@@ -384,27 +420,11 @@ fn peering_site(rig: &Rig) -> (Value, impl Fn() -> Vec<String> + '_) {
         }
         left
     };
-    (properties, leftovers)
+    (properties, Box::new(leftovers))
 }
 
 #[test]
 fn vpc_peering_answers_every_fault_once_in_time_and_leaves_nothing() {
-    let phases = {
-        let rig = cr_rig("vpc-peering");
-        let mut tally = Tally::default();
-        let (properties, leftovers) = peering_site(&rig);
-        let created =
-            cr_send(&rig, &mut tally, "baseline", "create.cross-account", &properties, None).unwrap_or_default();
-        assert_eq!(created["Status"], "SUCCESS", "{created}");
-        let create = rig.proxy.calls();
-        rig.proxy.reset();
-        let id = created["PhysicalResourceId"].as_str().map(str::to_string);
-        let deleted =
-            cr_send(&rig, &mut tally, "baseline-delete", "delete", &properties, id.as_deref()).unwrap_or_default();
-        assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
-        assert_eq!(leftovers(), Vec::<String>::new());
-        vec![("Create", create), ("Delete", rig.proxy.calls())]
-    };
     let expected = [
         "ec2:AcceptVpcPeeringConnection",
         "ec2:CreateRoute",
@@ -418,69 +438,28 @@ fn vpc_peering_answers_every_fault_once_in_time_and_leaves_nothing() {
         "ec2:ModifyVpcPeeringConnectionOptions",
         "sts:AssumeRole",
     ];
-    let tally = run_matrix(
-        cases(&phases, &expected),
-        WORKERS,
-        || cr_rig("vpc-peering"),
-        |rig, case, tally| {
-            let (properties, leftovers) = peering_site(rig);
-            cr_case(rig, tally, case, &properties, leftovers);
-        },
-        cr_output,
-    );
-    tally.finish("vpc-peering", "responses");
+    cr_matrix("vpc-peering", peering_site, &expected);
 }
 
-/// A VPC with interface endpoints for ecr.api, ecr.dkr and logs (a group each), an S3 gateway,
-/// and two task groups: the properties and a check of what is left (rules carrying an owner tag).
-fn access_site(rig: &Rig) -> (Value, impl Fn() -> Vec<String> + '_) {
-    let ec2 = rig.aws.ec2("us-east-1");
-    let site = vpc(&rig.aws, &ec2, "10.0.0.0/16", &[], true);
-    let net = subnet(&rig.aws, &ec2, &site, "10.0.1.0/24");
-    let mut groups = Vec::new();
-    for service in ["ecr.api", "ecr.dkr", "logs"] {
-        let group = security_group(&rig.aws, &ec2, &site, &format!("{service}-endpoint"), false);
-        interface_endpoint(&rig.aws, &ec2, &site, &net, service, &group, true);
-        groups.push(group);
-    }
-    s3_gateway(&rig.aws, &ec2, &site, &table(&rig.aws, &ec2, &site));
-    let tasks = [
-        security_group(&rig.aws, &ec2, &site, "tasks-a", true),
-        security_group(&rig.aws, &ec2, &site, "tasks-b", true),
-    ];
-    groups.extend(tasks.iter().cloned());
-    let properties = json!({"VpcId": site.id, "TaskSecurityGroupIds": tasks});
+/// [`endpoint_site`]: a VPC with three interface endpoints, an S3 gateway and two task groups;
+/// left behind: any rule carrying an owner tag.
+fn access_site(rig: &Rig) -> (Value, Leftovers<'_>) {
+    let site = endpoint_site(&rig.aws);
+    let properties = json!({"VpcId": site.vpc.id, "TaskSecurityGroupIds": site.tasks});
+    let groups: Vec<String> = site.endpoint_groups.iter().chain(&site.tasks).cloned().collect();
     let leftovers = move || {
         let ec2 = rig.aws.ec2("us-east-1");
         let owned = |g: &String| {
-            group_rules(&rig.aws, &ec2, g)
-                .into_iter()
-                .filter(|r| r.owner.is_some())
-                .map(|r| format!("{g}: {r:?}"))
-                .collect::<Vec<_>>()
+            let rules = group_rules(&rig.aws, &ec2, g).into_iter().filter(|r| r.owner.is_some());
+            rules.map(|r| format!("{g}: {r:?}")).collect::<Vec<_>>()
         };
         groups.iter().flat_map(owned).collect()
     };
-    (properties, leftovers)
+    (properties, Box::new(leftovers))
 }
 
 #[test]
 fn endpoint_access_answers_every_fault_once_in_time_and_leaves_nothing() {
-    let phases = {
-        let rig = cr_rig("endpoint-access");
-        let mut tally = Tally::default();
-        let (properties, leftovers) = access_site(&rig);
-        let created = cr_send(&rig, &mut tally, "baseline", "create", &properties, None).unwrap_or_default();
-        assert_eq!(created["Status"], "SUCCESS", "{created}");
-        let create = rig.proxy.calls();
-        rig.proxy.reset();
-        let id = created["PhysicalResourceId"].as_str().map(str::to_string);
-        let deleted =
-            cr_send(&rig, &mut tally, "baseline-delete", "delete", &properties, id.as_deref()).unwrap_or_default();
-        assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
-        assert_eq!(leftovers(), Vec::<String>::new());
-        vec![("Create", create), ("Delete", rig.proxy.calls())]
-    };
     let expected = [
         "ec2:AuthorizeSecurityGroupEgress",
         "ec2:AuthorizeSecurityGroupIngress",
@@ -492,17 +471,7 @@ fn endpoint_access_answers_every_fault_once_in_time_and_leaves_nothing() {
         "ec2:RevokeSecurityGroupEgress",
         "ec2:RevokeSecurityGroupIngress",
     ];
-    let tally = run_matrix(
-        cases(&phases, &expected),
-        WORKERS,
-        || cr_rig("endpoint-access"),
-        |rig, case, tally| {
-            let (properties, leftovers) = access_site(rig);
-            cr_case(rig, tally, case, &properties, leftovers);
-        },
-        cr_output,
-    );
-    tally.finish("endpoint-access", "responses");
+    cr_matrix("endpoint-access", access_site, &expected);
 }
 
 // ---- Task alerts ---------------------------------------------------------------------------
@@ -583,6 +552,7 @@ fn alerts_case(world: &AlertsWorld, case: &Case, tally: &mut Tally) {
     }
     world.rig.proxy.add_rule(rule);
     let first = lambda.invoke_json(&event);
+    tally.secrets += secrets_in(&first.body);
     if first.elapsed >= Duration::from_secs(ALERTS_TIMEOUT.into()) {
         tally.hangs += 1;
         tally.problems.push(format!("{name}: ran into the Lambda timeout ({:?})", first.elapsed));
@@ -597,7 +567,9 @@ fn alerts_case(world: &AlertsWorld, case: &Case, tally: &mut Tally) {
         tally.expect(named, || format!("{name}: expected an error naming {} and {code}: {outcome}", case.action));
         settle(&world.rig.proxy);
         world.rig.proxy.reset();
-        let retry: Value = serde_json::from_str(&lambda.invoke_json(&event).body).unwrap_or_default();
+        let retry = lambda.invoke_json(&event);
+        tally.secrets += secrets_in(&retry.body);
+        let retry: Value = serde_json::from_str(&retry.body).unwrap_or_default();
         tally.expect(retry["status"] == "sent", || format!("{name}: Lambda's retry: {retry}"));
     }
     settle(&world.rig.proxy);
