@@ -85,7 +85,7 @@ impl AwsFailure {
 }
 
 /// Keeps track of the AWS calls waiting for an answer, so that a deadline can name the one that
-/// hung ([`calls_in_flight`]). Add it to every client whose calls a deadline may cut short:
+/// hung ([`unanswered_calls`]). Add it to every client whose calls a deadline may cut short:
 /// `aws_sdk_ec2::config::Builder::from(&sdk).interceptor(CallsInFlight)`.
 #[derive(Debug, Clone, Copy)]
 pub struct CallsInFlight;
@@ -134,7 +134,7 @@ impl Intercept for CallsInFlight {
 }
 
 /// The AWS calls waiting for an answer now, oldest first, with how long each has waited.
-pub fn calls_in_flight() -> Vec<(String, Duration)> {
+fn calls_in_flight() -> Vec<(String, Duration)> {
     let calls = IN_FLIGHT.lock().map(|c| c.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
     calls.into_iter().map(|(action, since)| (action, since.elapsed())).collect()
 }

@@ -476,21 +476,23 @@ impl CustomResource for VpcPeering {
         physical_id: &str,
         props: PeeringProperties,
     ) -> Result<(), PeeringError> {
-        let (local, peer) = if physical_id.starts_with("pcx-") {
-            self.sides(ctx, &props).await?
-        } else if physical_id.starts_with(UNCONFIRMED) {
+        let unconfirmed = physical_id.starts_with(UNCONFIRMED);
+        if !physical_id.starts_with("pcx-") && !unconfirmed {
+            info!(physical_id, "not a peering connection id: nothing to delete");
+            return Ok(());
+        }
+        let (local, peer) = self.sides(ctx, &props).await?;
+        let id = if unconfirmed {
             // A Create that got no answer to its request: AWS may still have made the connection.
-            let (local, peer) = self.sides(ctx, &props).await?;
             let found =
                 local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?;
             match found.filter(|c| !c.is_gone()) {
-                Some(c) => return self.teardown(ctx, &props, &local, peer.as_ref(), &c.id, true).await,
+                Some(c) => c.id,
                 None => return Ok(()),
             }
         } else {
-            info!(physical_id, "not a peering connection id: nothing to delete");
-            return Ok(());
+            physical_id.to_string()
         };
-        self.teardown(ctx, &props, &local, peer.as_ref(), physical_id, true).await
+        self.teardown(ctx, &props, &local, peer.as_ref(), &id, true).await
     }
 }
