@@ -55,7 +55,7 @@ fn route_table_ids() -> Vec<String> {
 /// The local side's tables as observed: a `local` route per VPC block and a default route to the
 /// internet gateway, plus `peering` (routes through our connection).
 fn route_tables(peering: &[RouteSpec]) -> Vec<RouteTable> {
-    let route = |destination: IpNet, target: Target| Route { destination, target, blackhole: false };
+    let route = |destination: IpNet, target: Target| Route { destination, target, blackhole: false, propagated: false };
     route_table_ids()
         .into_iter()
         .map(|id| {
@@ -70,6 +70,7 @@ fn route_tables(peering: &[RouteSpec]) -> Vec<RouteTable> {
             RouteTable {
                 vpc_id: "vpc-0ccccccccccccccc1".into(),
                 routes: local.chain([default]).chain(ours).collect(),
+                prefix_list_routes: Vec::new(),
                 id,
             }
         })
@@ -88,7 +89,7 @@ fn vpc_peering(c: &mut Criterion) {
     assert_eq!(desired.len(), ROUTE_TABLES * 6, "one route per table and peer block");
     let before_create = route_tables(&[]);
     let after_create = route_tables(&desired);
-    let actions = |observed| plan_routes(&desired, observed, &managed, Some(CONNECTION)).map(|a| a.len());
+    let actions = |observed| plan_routes(&desired, observed, &managed, Some(CONNECTION), &BTreeSet::new()).map(|a| a.len());
     assert_eq!(actions(&before_create), Ok(desired.len()), "Create adds every route");
     assert_eq!(actions(&after_create), Ok(0), "a no-op Update does nothing");
 
@@ -96,10 +97,10 @@ fn vpc_peering(c: &mut Criterion) {
     group.bench_function("overlaps", |b| b.iter(|| overlaps(black_box(&local), black_box(&peer), &[])));
     group.bench_function("desired_routes", |b| b.iter(|| desired_routes(black_box(&tables), black_box(&peer), &[])));
     group.bench_function("plan_routes/create", |b| {
-        b.iter(|| plan_routes(black_box(&desired), black_box(&before_create), &managed, Some(CONNECTION)))
+        b.iter(|| plan_routes(black_box(&desired), black_box(&before_create), &managed, Some(CONNECTION), &BTreeSet::new()))
     });
     group.bench_function("plan_routes/update_noop", |b| {
-        b.iter(|| plan_routes(black_box(&desired), black_box(&after_create), &managed, Some(CONNECTION)))
+        b.iter(|| plan_routes(black_box(&desired), black_box(&after_create), &managed, Some(CONNECTION), &BTreeSet::new()))
     });
     group.finish();
 }

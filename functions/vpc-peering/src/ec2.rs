@@ -2,9 +2,11 @@
 //! the connection, with AWS error codes mapped explicitly.
 
 use aws_sdk_ec2::Client as Ec2;
+use std::collections::{BTreeMap, BTreeSet};
+
 use aws_sdk_ec2::types::{
-    Filter, PeeringConnectionOptionsRequest, ResourceType, RouteState, Tag, TagSpecification, VpcAttributeName,
-    VpcCidrBlockStateCode, VpcPeeringConnection, VpcPeeringConnectionVpcInfo,
+    Filter, PeeringConnectionOptionsRequest, ResourceType, RouteOrigin, RouteState, Tag, TagSpecification,
+    VpcAttributeName, VpcCidrBlockStateCode, VpcPeeringConnection, VpcPeeringConnectionVpcInfo,
 };
 use ipnet::IpNet;
 use shared::aws::AwsFailure;
@@ -12,7 +14,7 @@ use shared::custom_resource::RequestContext;
 use tracing::info;
 
 use crate::error::{PeeringError, parse_cidr};
-use crate::model::{Action, Conflict, Connection, Route, RouteSpec, RouteTable, Target, Vpc};
+use crate::model::{Action, Conflict, Connection, PrefixListRoute, Route, RouteSpec, RouteTable, Target, Vpc};
 
 /// One side of the connection: an EC2 client for its account and region.
 #[derive(Clone)]
@@ -27,6 +29,20 @@ pub struct Side {
 /// Tags that mark a connection as this stack resource's (how a repeated Create finds it).
 pub const STACK_TAG: &str = "ecs-plumbing:stack-id";
 pub const LOGICAL_TAG: &str = "ecs-plumbing:logical-id";
+
+/// EC2 answers this for a connection it does not know, and also, for a while, for one just made
+/// ("Eventual consistency in the Amazon EC2 API"; terraform-provider-aws #30423).
+const PCX_NOT_FOUND: &str = "InvalidVpcPeeringConnectionID.NotFound";
+
+/// How a DeleteVpcPeeringConnection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    Deleted,
+    /// EC2 does not know the id: long gone, or, right after its creation, not visible yet.
+    NotFound,
+    /// `InvalidStateTransition`: the connection is still being set up (`initiating-request`).
+    NotYet,
+}
 
 impl Side {
     pub async fn vpc(&self, vpc_id: &str, with_dns: bool) -> Result<Vpc, PeeringError> {
@@ -96,15 +112,67 @@ impl Side {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(AwsFailure::of("ec2:DescribeRouteTables"))?;
+        // Our filter, applied again: some emulators ignore filters.
+        let tables: Vec<_> = tables.iter().filter(|t| ids.iter().any(|id| t.route_table_id() == Some(id))).collect();
+        let lists: BTreeSet<&str> =
+            tables.iter().flat_map(|t| t.routes()).filter_map(|r| r.destination_prefix_list_id()).collect();
+        let mut entries = BTreeMap::new();
+        for list in lists {
+            entries.insert(list, self.prefix_list_entries(list).await?);
+        }
         Ok(tables
             .iter()
             .map(|t| RouteTable {
                 id: t.route_table_id().unwrap_or_default().into(),
                 vpc_id: t.vpc_id().unwrap_or_default().into(),
                 routes: t.routes().iter().filter_map(route).collect(),
+                prefix_list_routes: t
+                    .routes()
+                    .iter()
+                    .filter_map(|r| {
+                        let list = r.destination_prefix_list_id()?;
+                        let entries = entries.get(list).cloned().unwrap_or_default();
+                        Some(PrefixListRoute { list_id: list.into(), entries, target: target(r) })
+                    })
+                    .collect(),
             })
+            .collect())
+    }
+
+    /// The CIDR blocks of a managed prefix list (AWS-managed ones included).
+    async fn prefix_list_entries(&self, list_id: &str) -> Result<Vec<IpNet>, PeeringError> {
+        let entries = self
+            .ec2
+            .get_managed_prefix_list_entries()
+            .prefix_list_id(list_id)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(AwsFailure::of("ec2:GetManagedPrefixListEntries"))?;
+        Ok(entries.iter().filter_map(|e| e.cidr().and_then(|c| parse_cidr(c).ok())).collect())
+    }
+
+    /// The ids of the tables in this side's account and region with a route through `connection`
+    /// (for a Delete that no longer knows its tables).
+    pub async fn tables_routing_through(&self, connection: &str) -> Result<Vec<String>, PeeringError> {
+        let filter = Filter::builder().name("route.vpc-peering-connection-id").values(connection).build();
+        let tables = self
+            .ec2
+            .describe_route_tables()
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(AwsFailure::of("ec2:DescribeRouteTables"))?;
+        Ok(tables
+            .iter()
             // Our filter, applied again: some emulators ignore filters.
-            .filter(|t| ids.contains(&t.id))
+            .filter(|t| t.routes().iter().any(|r| r.vpc_peering_connection_id() == Some(connection)))
+            .filter_map(|t| t.route_table_id().map(str::to_owned))
             .collect())
     }
 
@@ -117,13 +185,52 @@ impl Side {
             .await
             .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))
         {
-            Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => return Ok(None),
+            Err(f) if f.code_is(PCX_NOT_FOUND) => return Ok(None),
             other => other?,
         };
         Ok(out.vpc_peering_connections().iter().map(connection).find(|c| c.id == id))
     }
 
+    /// Which of `ids` carry this stack resource's tags (a replacement's old connection does).
+    pub async fn ours_among(
+        &self,
+        ids: &BTreeSet<String>,
+        stack_id: &str,
+        logical_id: &str,
+    ) -> Result<BTreeSet<String>, PeeringError> {
+        if ids.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        let out = match self
+            .ec2
+            .describe_vpc_peering_connections()
+            .set_vpc_peering_connection_ids(Some(ids.iter().cloned().collect()))
+            .send()
+            .await
+            .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))
+        {
+            // One of them is not visible here (another account's): ask one by one.
+            Err(f) if f.code_is(PCX_NOT_FOUND) && ids.len() > 1 => {
+                let mut ours = BTreeSet::new();
+                for id in ids {
+                    ours.extend(Box::pin(self.ours_among(&[id.clone()].into(), stack_id, logical_id)).await?);
+                }
+                return Ok(ours);
+            }
+            Err(f) if f.code_is(PCX_NOT_FOUND) => return Ok(BTreeSet::new()),
+            other => other?,
+        };
+        Ok(out
+            .vpc_peering_connections()
+            .iter()
+            .filter(|p| tagged(p, STACK_TAG, stack_id) && tagged(p, LOGICAL_TAG, logical_id))
+            .filter_map(|p| p.vpc_peering_connection_id().map(str::to_owned))
+            .filter(|id| ids.contains(id))
+            .collect())
+    }
+
     /// The live connection between the two VPCs that this stack resource created earlier.
+    /// Empty VPC ids (a Delete whose properties no longer parse) match any VPCs.
     pub async fn find_ours(
         &self,
         vpc_id: &str,
@@ -131,29 +238,27 @@ impl Side {
         stack_id: &str,
         logical_id: &str,
     ) -> Result<Option<Connection>, PeeringError> {
-        let filters = [
-            Filter::builder().name("requester-vpc-info.vpc-id").values(vpc_id).build(),
-            Filter::builder().name("accepter-vpc-info.vpc-id").values(peer_vpc_id).build(),
-            Filter::builder().name(format!("tag:{LOGICAL_TAG}")).values(logical_id).build(),
-        ];
+        let mut filters = vec![Filter::builder().name(format!("tag:{LOGICAL_TAG}")).values(logical_id).build()];
+        if !vpc_id.is_empty() {
+            filters.push(Filter::builder().name("requester-vpc-info.vpc-id").values(vpc_id).build());
+            filters.push(Filter::builder().name("accepter-vpc-info.vpc-id").values(peer_vpc_id).build());
+        }
         let found = self
             .ec2
             .describe_vpc_peering_connections()
-            .set_filters(Some(filters.to_vec()))
+            .set_filters(Some(filters))
             .into_paginator()
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))?;
-        let tagged = |p: &VpcPeeringConnection, key: &str, value: &str| {
-            p.tags().iter().any(|t| t.key() == Some(key) && t.value() == Some(value))
-        };
+        let any_vpc = vpc_id.is_empty();
         Ok(found
             .iter()
             .filter(|p| tagged(p, STACK_TAG, stack_id) && tagged(p, LOGICAL_TAG, logical_id))
             .map(connection)
-            .find(|c| c.requester_vpc_id == vpc_id && c.accepter_vpc_id == peer_vpc_id && !c.is_gone()))
+            .find(|c| (any_vpc || (c.requester_vpc_id == vpc_id && c.accepter_vpc_id == peer_vpc_id)) && !c.is_gone()))
     }
 
     pub async fn create_connection(
@@ -188,19 +293,30 @@ impl Side {
         Ok(created)
     }
 
-    pub async fn accept(&self, id: &str) -> Result<(), PeeringError> {
-        self.ec2
+    /// Accept `id`; `Ok(false)` while this region cannot see it yet. `OperationNotPermitted`
+    /// (another account or region must accept) is returned as is: the caller knows which.
+    pub async fn accept(&self, id: &str) -> Result<bool, AwsFailure> {
+        match self
+            .ec2
             .accept_vpc_peering_connection()
             .vpc_peering_connection_id(id)
             .send()
             .await
-            .map_err(AwsFailure::of("ec2:AcceptVpcPeeringConnection"))?;
-        info!(side = self.label, connection = %id, "accepted peering connection");
-        Ok(())
+            .map_err(AwsFailure::of("ec2:AcceptVpcPeeringConnection"))
+        {
+            Err(f) if f.code_is(PCX_NOT_FOUND) => Ok(false),
+            Err(f) => Err(f),
+            Ok(_) => {
+                info!(side = self.label, connection = %id, "accepted peering connection");
+                Ok(true)
+            }
+        }
     }
 
     /// Set this side's `AllowDnsResolutionFromRemoteVpc` (each owner sets its own side).
-    pub async fn set_dns(&self, id: &str, requester: bool, allow: bool) -> Result<(), PeeringError> {
+    /// `Ok(false)` while this region does not read the connection active yet ("Peering options
+    /// can be added only to active peerings").
+    pub async fn set_dns(&self, id: &str, requester: bool, allow: bool) -> Result<bool, PeeringError> {
         let options = PeeringConnectionOptionsRequest::builder().allow_dns_resolution_from_remote_vpc(allow).build();
         let call = self.ec2.modify_vpc_peering_connection_options().vpc_peering_connection_id(id);
         let call = if requester {
@@ -208,12 +324,17 @@ impl Side {
         } else {
             call.accepter_peering_connection_options(options)
         };
-        call.send().await.map_err(AwsFailure::of("ec2:ModifyVpcPeeringConnectionOptions"))?;
-        info!(side = self.label, connection = %id, allow, "set DNS resolution from the remote VPC");
-        Ok(())
+        match call.send().await.map_err(AwsFailure::of("ec2:ModifyVpcPeeringConnectionOptions")) {
+            Err(f) if f.code_is("OperationNotPermitted") && f.message.contains("not active") => Ok(false),
+            Err(f) => Err(f.into()),
+            Ok(_) => {
+                info!(side = self.label, connection = %id, allow, "set DNS resolution from the remote VPC");
+                Ok(true)
+            }
+        }
     }
 
-    pub async fn delete_connection(&self, id: &str) -> Result<(), PeeringError> {
+    pub async fn delete_connection(&self, id: &str) -> Result<Deletion, PeeringError> {
         match self
             .ec2
             .delete_vpc_peering_connection()
@@ -222,11 +343,12 @@ impl Side {
             .await
             .map_err(AwsFailure::of("ec2:DeleteVpcPeeringConnection"))
         {
-            Err(f) if f.code_is("InvalidVpcPeeringConnectionID.NotFound") => Ok(()),
+            Err(f) if f.code_is(PCX_NOT_FOUND) => Ok(Deletion::NotFound),
+            Err(f) if f.code_is("InvalidStateTransition") => Ok(Deletion::NotYet),
             Err(f) => Err(f.into()),
             Ok(_) => {
                 info!(side = self.label, connection = %id, "deleted peering connection");
-                Ok(())
+                Ok(Deletion::Deleted)
             }
         }
     }
@@ -244,6 +366,15 @@ impl Side {
                 Action::AddRoute(spec) => {
                     ctx.step(format!("adding a route to {} in {}", spec.destination, spec.table_id));
                     self.add_route(spec, connection_id).await
+                }
+                Action::AddOverPropagated(spec) => {
+                    info!(side = self.label, table = %spec.table_id, destination = %spec.destination, "a propagated route has this destination: the static route through the peering takes precedence over it");
+                    ctx.step(format!("adding a route to {} in {}", spec.destination, spec.table_id));
+                    self.add_route(spec, connection_id).await
+                }
+                Action::ReplaceRoute { spec, from } => {
+                    ctx.step(format!("moving the route to {} in {} from {from}", spec.destination, spec.table_id));
+                    self.replace_route(spec, from, connection_id).await
                 }
                 Action::RemoveRoute(spec) => {
                     ctx.step(format!("removing the route to {} from {}", spec.destination, spec.table_id));
@@ -272,7 +403,10 @@ impl Side {
             // Someone was faster: ours is success, anything else is a conflict.
             Err(f) if f.code_is("RouteAlreadyExists") => {
                 let tables = self.route_tables(std::slice::from_ref(&spec.table_id)).await?;
-                let existing = tables.iter().flat_map(|t| &t.routes).find(|r| r.destination == spec.destination);
+                let existing = tables
+                    .iter()
+                    .flat_map(|t| &t.routes)
+                    .find(|r| r.destination == spec.destination && !r.propagated);
                 match existing {
                     Some(r) if r.target == Target::Peering(connection_id.into()) => Ok(()),
                     Some(r) => Err(PeeringError::RouteConflicts(vec![Conflict {
@@ -280,12 +414,43 @@ impl Side {
                         destination: spec.destination,
                         target: r.target.clone(),
                         blackhole: r.blackhole,
+                        prefix_list: None,
                     }])),
                     None => Err(f.into()),
                 }
             }
-            Err(f) => Err(f.into()),
+            Err(f) => Err(self.route_failure(f, spec)),
         }
+    }
+
+    /// Point an existing route of this resource's old connection at `connection_id`.
+    async fn replace_route(&self, spec: &RouteSpec, from: &str, connection_id: &str) -> Result<(), PeeringError> {
+        let call = self.ec2.replace_route().route_table_id(&spec.table_id).vpc_peering_connection_id(connection_id);
+        let call = match spec.destination {
+            IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
+            IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
+        };
+        match call.send().await.map_err(AwsFailure::of("ec2:ReplaceRoute")) {
+            Ok(_) => {
+                info!(side = self.label, table = %spec.table_id, destination = %spec.destination, from, connection = %connection_id, "moved route to the new connection");
+                Ok(())
+            }
+            // Gone since we looked (the old connection's cleanup ran): add it instead.
+            Err(f) if f.code_is("InvalidRoute.NotFound") => self.add_route(spec, connection_id).await,
+            Err(f) => Err(self.route_failure(f, spec)),
+        }
+    }
+
+    /// The failures of a route write that users can act on, with the fix.
+    fn route_failure(&self, failure: AwsFailure, spec: &RouteSpec) -> PeeringError {
+        if failure.code_is("RouteLimitExceeded") {
+            return PeeringError::RouteLimit {
+                table_id: spec.table_id.clone(),
+                account: self.account.clone(),
+                region: self.region.clone(),
+            };
+        }
+        failure.into()
     }
 
     async fn remove_route(&self, spec: &RouteSpec) -> Result<(), PeeringError> {
@@ -305,11 +470,24 @@ impl Side {
     }
 }
 
+fn tagged(p: &VpcPeeringConnection, key: &str, value: &str) -> bool {
+    p.tags().iter().any(|t| t.key() == Some(key) && t.value() == Some(value))
+}
+
 fn route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
     let destination =
         r.destination_cidr_block().or(r.destination_ipv6_cidr_block()).and_then(|d| parse_cidr(d).ok())?;
+    Some(Route {
+        destination,
+        target: target(r),
+        blackhole: r.state() == Some(&RouteState::Blackhole),
+        propagated: r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation),
+    })
+}
+
+fn target(r: &aws_sdk_ec2::types::Route) -> Target {
     let other = |kind: &'static str, id: &str| Target::Other { kind, id: id.to_string() };
-    let target = if let Some(id) = r.vpc_peering_connection_id() {
+    if let Some(id) = r.vpc_peering_connection_id() {
         Target::Peering(id.into())
     } else if let Some(id) = r.gateway_id() {
         other("gateway", id)
@@ -331,8 +509,7 @@ fn route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
         other("core network", arn)
     } else {
         other("target", "unknown")
-    };
-    Some(Route { destination, target, blackhole: r.state() == Some(&RouteState::Blackhole) })
+    }
 }
 
 fn connection(p: &VpcPeeringConnection) -> Connection {
@@ -363,6 +540,7 @@ fn connection(p: &VpcPeeringConnection) -> Connection {
     };
     let (requester_vpc_id, requester_cidrs, requester_dns) = info(p.requester_vpc_info());
     let (accepter_vpc_id, accepter_cidrs, accepter_dns) = info(p.accepter_vpc_info());
+    let accepter = p.accepter_vpc_info();
     Connection {
         id: p.vpc_peering_connection_id().unwrap_or_default().into(),
         status: status.and_then(|s| s.code()).map(|c| c.as_str().to_string()).unwrap_or_default(),
@@ -373,5 +551,7 @@ fn connection(p: &VpcPeeringConnection) -> Connection {
         accepter_cidrs,
         requester_dns,
         accepter_dns,
+        accepter_owner: accepter.and_then(|i| i.owner_id()).unwrap_or_default().into(),
+        accepter_region: accepter.and_then(|i| i.region()).unwrap_or_default().into(),
     }
 }

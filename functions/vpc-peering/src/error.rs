@@ -51,10 +51,25 @@ pub enum PeeringError {
     #[error("peering connection {id} is {status}: {message}")]
     ConnectionFailed { id: String, status: String, message: String },
 
+    /// A wait for AWS to catch up (a connection visible, active on both sides, its CIDR blocks
+    /// reported) that the deadline cut short; `what` says what it was still waiting for.
+    #[error("{what} after {waited_secs} s; raise the function's Timeout, or check that the peer side can accept it")]
+    NotReadyInTime { what: String, waited_secs: u64 },
+
     #[error(
-        "peering connection {id} is still {status} after {waited_secs} s; raise the function's Timeout, or check that the peer side can accept it"
+        "peering connection {id}, made by this resource, no longer exists in this account and region: it was deleted outside CloudFormation; change VpcId or PeerVpcId, or the resource's logical id, so that the stack makes a new one"
     )]
-    NotActiveInTime { id: String, status: String, waited_secs: u64 },
+    OwnConnectionGone { id: String },
+
+    #[error(
+        "peering connection {id} can only be accepted by account {account} in {region} ({failure}): set PeerOwnerId and PeerRegion to that account and region (with PeerRoleArn for another account), or accept it there with a Custom::VpcPeering in accept mode"
+    )]
+    AcceptElsewhere { id: String, account: String, region: String, failure: AwsFailure },
+
+    #[error(
+        "route table {table_id} (account {account}, region {region}) has reached its route quota (50 routes per table by default): raise \"Routes per route table\" in Service Quotas (Amazon VPC), summarize its routes, or leave blocks out with ExcludeCidrs"
+    )]
+    RouteLimit { table_id: String, account: String, region: String },
 
     #[error("{}", aws_reason(.0))]
     Aws(#[from] AwsFailure),

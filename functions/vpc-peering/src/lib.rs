@@ -4,6 +4,7 @@
 //! - [`model`]: plain structs the function observes and the actions it plans.
 //! - [`plan`]: pure decisions (routes to add and remove, conflicts, overlaps), table-tested.
 //! - [`ec2`]: effects, one side at a time (reads into the model, writes with error mapping).
+//! - [`settle`]: waiting for AWS to catch up (a connection visible, active on both sides).
 //! - [`resource`]: create, update and delete, in that order of observe, check, apply.
 
 pub mod ec2;
@@ -12,6 +13,7 @@ pub mod model;
 pub mod plan;
 pub mod properties;
 pub mod resource;
+pub mod settle;
 
 pub use error::PeeringError;
 pub use resource::VpcPeering;

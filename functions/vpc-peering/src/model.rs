@@ -39,6 +39,17 @@ pub struct Route {
     pub target: Target,
     /// A route whose target no longer exists (AWS keeps it, doing nothing).
     pub blackhole: bool,
+    /// Propagated from a virtual private gateway (`Origin: EnableVgwRoutePropagation`): a static
+    /// route to the same destination is accepted and takes precedence.
+    pub propagated: bool,
+}
+
+/// A route to a managed prefix list (`DestinationPrefixListId`), with the list's entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixListRoute {
+    pub list_id: String,
+    pub entries: Vec<IpNet>,
+    pub target: Target,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +57,7 @@ pub struct RouteTable {
     pub id: String,
     pub vpc_id: String,
     pub routes: Vec<Route>,
+    pub prefix_list_routes: Vec<PrefixListRoute>,
 }
 
 /// One route this resource wants: in `table_id`, to `destination`, through its connection.
@@ -58,6 +70,10 @@ pub struct RouteSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     AddRoute(RouteSpec),
+    /// A static route where a propagated one has the same destination (AWS prefers the static).
+    AddOverPropagated(RouteSpec),
+    /// Move a route from another connection of this resource (a replacement) to this one.
+    ReplaceRoute { spec: RouteSpec, from: String },
     RemoveRoute(RouteSpec),
 }
 
@@ -68,12 +84,22 @@ pub struct Conflict {
     pub destination: IpNet,
     pub target: Target,
     pub blackhole: bool,
+    /// The route is to a prefix list holding the destination: a more specific route through
+    /// the peering would silently take its traffic.
+    pub prefix_list: Option<String>,
 }
 
 impl fmt::Display for Conflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = if self.blackhole { " (blackhole)" } else { "" };
-        write!(f, "{} already sends {} to {}{state}", self.table_id, self.destination, self.target)
+        match &self.prefix_list {
+            Some(list) => write!(
+                f,
+                "{} already sends prefix list {list}, which holds {}, to {}{state}",
+                self.table_id, self.destination, self.target
+            ),
+            None => write!(f, "{} already sends {} to {}{state}", self.table_id, self.destination, self.target),
+        }
     }
 }
 
@@ -97,6 +123,9 @@ pub struct Connection {
     pub accepter_cidrs: Vec<IpNet>,
     pub requester_dns: bool,
     pub accepter_dns: bool,
+    /// Who must accept it, and where (for a request accepted in the wrong account or region).
+    pub accepter_owner: String,
+    pub accepter_region: String,
 }
 
 impl Connection {

@@ -46,6 +46,25 @@ fn yes() -> bool {
 }
 
 impl PeeringProperties {
+    /// What a Delete knows when the request's properties no longer parse: nothing but the
+    /// physical id (an empty `VpcId` says so).
+    pub fn unknown() -> Self {
+        Self {
+            vpc_id: String::new(),
+            peer_vpc_id: String::new(),
+            peer_owner_id: None,
+            peer_region: None,
+            peer_role_arn: None,
+            peer_role_external_id: None,
+            peering_connection_id: None,
+            route_table_ids: Vec::new(),
+            peer_route_table_ids: Vec::new(),
+            allow_dns_resolution: true,
+            exclude_cidrs: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
     /// Check every value before anything is called, so a typo fails in one clear line.
     pub fn validate(&self) -> Result<(), PeeringError> {
         let invalid = |name: &'static str, problem: String| Err(PeeringError::InvalidProperty { name, problem });

@@ -3,7 +3,7 @@
 //! connection if it created it).
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_ec2::Client as Ec2;
@@ -11,17 +11,27 @@ use aws_sdk_sts::Client as Sts;
 use ipnet::IpNet;
 use shared::aws::{AwsFailure, CallsInFlight};
 use shared::custom_resource::{CustomResource, Outcome, RequestContext, failed_create_id};
-use tracing::info;
+use tracing::{info, warn};
 
-use crate::ec2::{LOGICAL_TAG, STACK_TAG, Side};
+use crate::ec2::{Deletion, LOGICAL_TAG, STACK_TAG, Side};
 use crate::error::PeeringError;
-use crate::model::{Action, Connection, RouteTable, Vpc};
+use crate::model::{Action, Connection, RouteTable, Target, Vpc};
 use crate::plan::{desired_routes, overlaps, plan_routes};
 use crate::properties::PeeringProperties;
+use crate::settle::{Waiter, delete_made, set_dns, settle, visible_within, with_cidrs};
 
 /// The physical id of a Create that failed waiting for AWS to answer CreateVpcPeeringConnection
 /// (then the request id): its Delete looks for the connection by this resource's tags.
 const UNCONFIRMED: &str = "unconfirmed-peering-request-";
+
+/// How long an id the request names (accept mode's, or an Update's own connection) may read
+/// NotFound before it is taken as missing: a connection just made by either side shows up in
+/// seconds (eventual consistency), a wrong id never does.
+const LOOKUP_WAIT: Duration = Duration::from_secs(5);
+/// How long a Create or Update retries `AccessDenied` from AssumeRole: a peer role just made or
+/// just trusted needs seconds to propagate (IAM user guide, "Changes that I make are not always
+/// immediately visible").
+const IAM_PROPAGATION: Duration = Duration::from_secs(30);
 
 pub struct VpcPeering {
     config: SdkConfig,
@@ -29,12 +39,47 @@ pub struct VpcPeering {
     sts: Sts,
 }
 
-/// One side's route work: the tables it manages, as observed, and what it wants there.
+/// What a Create or Update is asked to do with the connection.
+#[derive(Clone, Copy)]
+enum Mode<'a> {
+    /// A Create: a failure after making the connection undoes it.
+    Create,
+    /// An Update of the same connection (`id`); `old` its previous properties.
+    InPlace { id: &'a str, old: &'a PeeringProperties },
+    /// An Update that makes a new connection; `old_id` stays for CloudFormation's cleanup, and a
+    /// failure answers with the new connection's id so the rollback's cleanup deletes it.
+    Replace { old_id: &'a str },
+}
+
+/// One side's route work: the tables it manages and lists, as observed.
 struct SideRoutes<'a> {
     side: &'a Side,
     managed: BTreeSet<String>,
+    tables: Vec<String>,
     observed: Vec<RouteTable>,
-    desired: Vec<crate::model::RouteSpec>,
+}
+
+impl SideRoutes<'_> {
+    fn plan(
+        &self,
+        other_cidrs: &[IpNet],
+        excluded: &[IpNet],
+        connection: Option<&str>,
+        movable: &BTreeSet<String>,
+    ) -> Result<Vec<Action>, PeeringError> {
+        let desired = desired_routes(&self.tables, other_cidrs, excluded);
+        plan_routes(&desired, &self.observed, &self.managed, connection, movable).map_err(PeeringError::RouteConflicts)
+    }
+
+    /// Other peering connections that a managed table routes through (a replacement's old one
+    /// may be among them).
+    fn other_connections(&self, connection: Option<&str>) -> impl Iterator<Item = String> + '_ {
+        let connection = connection.map(str::to_owned);
+        self.observed.iter().flat_map(|t| &t.routes).filter_map(move |r| match &r.target {
+            Target::Peering(id) if Some(id) != connection.as_ref() => Some(id.clone()),
+            _ => None,
+        })
+    }
 }
 
 impl VpcPeering {
@@ -49,47 +94,63 @@ impl VpcPeering {
         self.config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into())
     }
 
-    /// This account: from the stack's ARN (no call), else from STS.
-    async fn account(&self, ctx: &RequestContext) -> Result<String, PeeringError> {
-        if let Some(account) = ctx.stack_id.split(':').nth(4).filter(|a| a.len() == 12) {
-            return Ok(account.into());
-        }
-        let me = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|e| AwsFailure::from_sdk("sts:GetCallerIdentity", &e))?;
-        Ok(me.account().unwrap_or_default().into())
+    /// This account's side: its account from the stack's ARN (no call), else from STS.
+    async fn local_side(&self, ctx: &RequestContext) -> Result<Side, PeeringError> {
+        let account = match ctx.stack_id.split(':').nth(4).filter(|a| a.len() == 12) {
+            Some(account) => account.to_string(),
+            None => {
+                let me = self
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| AwsFailure::from_sdk("sts:GetCallerIdentity", &e))?;
+                me.account().unwrap_or_default().to_string()
+            }
+        };
+        Ok(Side { ec2: self.ec2.clone(), account, region: self.region(), label: "local" })
     }
 
-    /// Both sides. The peer is `None` in accept mode (the requester routes its own side) and
-    /// when it is in another account with no role to assume.
-    async fn sides(
+    /// The peer's side: `None` in accept mode (the requester routes its own side) and when it is
+    /// in another account with no role to assume. `iam_wait`: retry a denied AssumeRole while
+    /// IAM may still be propagating (a Create or Update; a Delete goes on without the peer).
+    async fn peer_side(
         &self,
         ctx: &RequestContext,
         props: &PeeringProperties,
-    ) -> Result<(Side, Option<Side>), PeeringError> {
-        let account = self.account(ctx).await?;
-        let region = self.region();
-        let local = Side { ec2: self.ec2.clone(), account: account.clone(), region: region.clone(), label: "local" };
-        if props.peering_connection_id.is_some() {
-            return Ok((local, None));
+        local: &Side,
+        iam_wait: bool,
+    ) -> Result<Option<Side>, PeeringError> {
+        if props.peering_connection_id.is_some() || props.vpc_id.is_empty() {
+            return Ok(None);
         }
-        let peer_region = props.peer_region.clone().unwrap_or(region);
-        let peer_account = props.peer_owner_id.clone().unwrap_or_else(|| account.clone());
+        let peer_region = props.peer_region.clone().unwrap_or_else(|| local.region.clone());
+        let peer_account = props.peer_owner_id.clone().unwrap_or_else(|| local.account.clone());
         let mut config = aws_sdk_ec2::config::Builder::from(&self.config)
             .region(Region::new(peer_region.clone()))
             .interceptor(CallsInFlight);
         if let Some(role_arn) = &props.peer_role_arn {
             ctx.step(format!("assuming {role_arn}"));
-            config = config.credentials_provider(self.assume(role_arn, props.peer_role_external_id.as_deref()).await?);
-        } else if peer_account != account {
-            return Ok((local, None));
+            let external_id = props.peer_role_external_id.as_deref();
+            let mut wait = Waiter::new(ctx);
+            let credentials = loop {
+                match self.assume(role_arn, external_id).await {
+                    Err(e @ PeeringError::AssumeRole { .. })
+                        if iam_wait && is_denied(&e) && wait.waited() < IAM_PROPAGATION =>
+                    {
+                        let what = format!("{role_arn} can be assumed (IAM propagation)");
+                        if wait.again(what).await.is_err() {
+                            return Err(e);
+                        }
+                    }
+                    other => break other?,
+                }
+            };
+            config = config.credentials_provider(credentials);
+        } else if peer_account != local.account {
+            return Ok(None);
         }
-        let peer =
-            Side { ec2: Ec2::from_conf(config.build()), account: peer_account, region: peer_region, label: "peer" };
-        Ok((local, Some(peer)))
+        Ok(Some(Side { ec2: Ec2::from_conf(config.build()), account: peer_account, region: peer_region, label: "peer" }))
     }
 
     async fn assume(
@@ -128,18 +189,17 @@ impl VpcPeering {
         ))
     }
 
-    /// Create, or update in place: make the connection, DNS and routes match `props`.
-    /// `existing` is the connection an Update manages; `old` the properties it had.
+    /// Create, or update: make the connection, DNS and routes match `props`.
     async fn reconcile(
         &self,
         ctx: &RequestContext,
         props: &PeeringProperties,
-        old: Option<&PeeringProperties>,
-        existing: Option<&str>,
+        mode: Mode<'_>,
     ) -> Result<Outcome, PeeringError> {
         props.validate()?;
         let accept_mode = props.peering_connection_id.is_some();
-        let (local, peer) = self.sides(ctx, props).await?;
+        let local = self.local_side(ctx).await?;
+        let peer = self.peer_side(ctx, props, &local, true).await?;
         if peer.is_none() && !props.peer_route_table_ids.is_empty() {
             return Err(PeeringError::PeerUnreachable {
                 peer_account: props.peer_owner_id.clone().unwrap_or_default(),
@@ -154,106 +214,85 @@ impl VpcPeering {
             Some(p) => Some(p.vpc(&props.peer_vpc_id, props.allow_dns_resolution).await?),
             None => None,
         };
-        let connection = match existing.or(props.peering_connection_id.as_deref()) {
-            Some(id) => Some(
-                local
-                    .connection(id)
+        let connection = match (&props.peering_connection_id, mode) {
+            (Some(id), _) => Some(
+                visible_within(ctx, &local, id, LOOKUP_WAIT)
                     .await?
                     .filter(|c| !c.is_gone())
-                    .ok_or_else(|| PeeringError::ConnectionNotFound { id: id.into() })?,
+                    .ok_or_else(|| PeeringError::ConnectionNotFound { id: id.clone() })?,
             ),
-            None => local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?,
+            (None, Mode::InPlace { id, .. }) => Some(
+                visible_within(ctx, &local, id, LOOKUP_WAIT)
+                    .await?
+                    .filter(|c| !c.is_gone())
+                    .ok_or_else(|| PeeringError::OwnConnectionGone { id: id.into() })?,
+            ),
+            (None, _) => local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?,
         };
-        let peer_cidrs = match (&peer_vpc, &connection) {
+        // The other VPC's blocks: read from it where this function can, else as the connection
+        // reports them (again once it is active: they can be missing before).
+        let peer_cidrs = |c: Option<&Connection>| match (&peer_vpc, c) {
             (Some(vpc), _) => vpc.cidrs.clone(),
             (None, Some(c)) if accept_mode => c.requester_cidrs.clone(),
             (None, Some(c)) => c.accepter_cidrs.clone(),
             (None, None) => Vec::new(),
         };
         let excluded = props.excluded();
-
-        // Check, before anything is created or changed.
-        let found = overlaps(&local_vpc.cidrs, &peer_cidrs, &excluded);
-        if !found.is_empty() {
-            return Err(PeeringError::Overlap {
-                local_vpc: props.vpc_id.clone(),
-                peer_vpc: props.peer_vpc_id.clone(),
-                overlaps: found,
-            });
-        }
+        check_overlaps(props, &local_vpc, &peer_cidrs(connection.as_ref()), &excluded)?;
         if props.allow_dns_resolution {
             for vpc in std::iter::once(&local_vpc).chain(peer_vpc.as_ref()) {
                 check_dns(vpc)?;
             }
         }
-        let old_tables = |f: fn(&PeeringProperties) -> &Vec<String>| old.map(|o| f(o).clone()).unwrap_or_default();
+        let old_tables = |f: fn(&PeeringProperties) -> &Vec<String>| match mode {
+            Mode::InPlace { old, .. } => f(old).clone(),
+            _ => Vec::new(),
+        };
         let mut routes = vec![
-            self.side_routes(
-                &local,
-                &props.vpc_id,
-                "RouteTableIds",
-                &props.route_table_ids,
-                &old_tables(|p| &p.route_table_ids),
-                &peer_cidrs,
-                &excluded,
-            )
-            .await?,
+            self.side_routes(&local, &props.vpc_id, "RouteTableIds", &props.route_table_ids, &old_tables(|p| &p.route_table_ids))
+                .await?,
         ];
         if let Some(peer) = &peer {
-            let tables = &props.peer_route_table_ids;
-            routes.push(
-                self.side_routes(
-                    peer,
-                    &props.peer_vpc_id,
-                    "PeerRouteTableIds",
-                    tables,
-                    &old_tables(|p| &p.peer_route_table_ids),
-                    &local_vpc.cidrs,
-                    &excluded,
-                )
-                .await?,
-            );
+            let (tables, old) = (&props.peer_route_table_ids, old_tables(|p| &p.peer_route_table_ids));
+            routes.push(self.side_routes(peer, &props.peer_vpc_id, "PeerRouteTableIds", tables, &old).await?);
         }
+        // Routes through another connection of this resource (a replacement's old one) move.
         let connection_id = connection.as_ref().map(|c| c.id.as_str());
-        for side in &routes {
-            plan_routes(&side.desired, &side.observed, &side.managed, connection_id)
-                .map_err(PeeringError::RouteConflicts)?;
+        let others: BTreeSet<String> = routes.iter().flat_map(|r| r.other_connections(connection_id)).collect();
+        let movable = local.ours_among(&others, &ctx.stack_id, &ctx.logical_resource_id).await?;
+        routes[0].plan(&peer_cidrs(connection.as_ref()), &excluded, connection_id, &movable)?;
+        if let Some(side) = routes.get(1) {
+            side.plan(&local_vpc.cidrs, &excluded, connection_id, &movable)?;
         }
 
         // Apply: the connection first; a Create that fails after making it undoes its work.
         let (connection, created) = match connection {
             Some(c) => (c, false),
-            None => {
-                ctx.step("creating the peering connection");
-                // Until AWS answers with its id, a failed Create can only name it by its tags.
-                ctx.claim(format!("{UNCONFIRMED}{}", ctx.request_id));
-                let mut tags = vec![
-                    (STACK_TAG.to_string(), ctx.stack_id.clone()),
-                    (LOGICAL_TAG.to_string(), ctx.logical_resource_id.clone()),
-                ];
-                tags.extend(props.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
-                let peer_owner = props.peer_owner_id.as_deref();
-                let peer_region = props.peer_region.as_deref();
-                let made = local
-                    .create_connection(&props.vpc_id, &props.peer_vpc_id, peer_owner, peer_region, &tags)
-                    .await
-                    .inspect_err(|e| {
-                        // A definite refusal made nothing: back to the id that says so.
-                        if matches!(e, PeeringError::Aws(failure) if !failure.is_transient()) {
-                            ctx.claim(failed_create_id(&ctx.request_id));
-                        }
-                    })?;
-                // If this Create fails past here, CloudFormation's rollback deletes this connection.
-                ctx.claim(&made.id);
-                (made, true)
-            }
+            None => (self.create_connection(ctx, props, &local, mode).await?, true),
         };
         let id = connection.id.clone();
-        match self.connect(ctx, props, &local, peer.as_ref(), connection, &routes).await {
-            Ok(connection) => Ok(outcome(&connection, &local_vpc, &peer_cidrs)),
-            Err(cause) if created => {
-                let cleanup = match self.teardown(ctx, props, &local, peer.as_ref(), &id, true).await {
-                    Ok(()) => format!("rolled back: removed its routes and deleted {id}"),
+        let done = async {
+            let connection = self.connect(ctx, props, &local, peer.as_ref(), connection).await?;
+            let cidrs = peer_cidrs(Some(&connection));
+            if connection.status == "active" {
+                check_overlaps(props, &local_vpc, &cidrs, &excluded)?;
+                let mut sides = vec![(&routes[0], cidrs.clone())];
+                sides.extend(routes.get(1).map(|side| (side, local_vpc.cidrs.clone())));
+                for (side, other_cidrs) in sides {
+                    let actions = side.plan(&other_cidrs, &excluded, Some(&id), &movable)?;
+                    apply(side.side, &actions, &id, ctx).await?;
+                }
+            }
+            Ok::<_, PeeringError>(outcome(&connection, &local_vpc, &cidrs))
+        };
+        match done.await {
+            Ok(outcome) => Ok(outcome),
+            Err(cause) if created && matches!(mode, Mode::Create) => {
+                let cleanup = match self.undo(ctx, &local, &routes, &id).await {
+                    Ok(true) => format!("rolled back: removed its routes and deleted {id}"),
+                    Ok(false) => format!(
+                        "rollback incomplete: {id} was not yet visible to delete; CloudFormation's Delete of {id} (this answer's id) removes it"
+                    ),
                     Err(e) => format!("rollback incomplete, {id} and its routes may remain: {e}"),
                 };
                 Err(PeeringError::RolledBack { cause: Box::new(cause), cleanup })
@@ -262,8 +301,41 @@ impl VpcPeering {
         }
     }
 
-    /// Observe one side's managed tables and work out the routes it wants.
-    #[allow(clippy::too_many_arguments)]
+    /// Make the connection, claiming its id first so that a failure from here on is answered
+    /// with it (CloudFormation then deletes it).
+    async fn create_connection(
+        &self,
+        ctx: &RequestContext,
+        props: &PeeringProperties,
+        local: &Side,
+        mode: Mode<'_>,
+    ) -> Result<Connection, PeeringError> {
+        ctx.step("creating the peering connection");
+        // Until AWS answers with its id, a failed request can only name it by its tags.
+        ctx.claim(format!("{UNCONFIRMED}{}", ctx.request_id));
+        let mut tags = vec![
+            (STACK_TAG.to_string(), ctx.stack_id.clone()),
+            (LOGICAL_TAG.to_string(), ctx.logical_resource_id.clone()),
+        ];
+        tags.extend(props.tags.iter().map(|t| (t.key.clone(), t.value.clone())));
+        let (peer_owner, peer_region) = (props.peer_owner_id.as_deref(), props.peer_region.as_deref());
+        let made = local
+            .create_connection(&props.vpc_id, &props.peer_vpc_id, peer_owner, peer_region, &tags)
+            .await
+            .inspect_err(|e| {
+                // A definite refusal made nothing: back to the id that says so.
+                if matches!(e, PeeringError::Aws(failure) if !failure.is_transient()) {
+                    match mode {
+                        Mode::Replace { old_id } => ctx.claim(old_id),
+                        _ => ctx.claim(failed_create_id(&ctx.request_id)),
+                    }
+                }
+            })?;
+        ctx.claim(&made.id);
+        Ok(made)
+    }
+
+    /// Observe one side's managed tables, checking the listed ones exist in its VPC.
     async fn side_routes<'a>(
         &self,
         side: &'a Side,
@@ -271,8 +343,6 @@ impl VpcPeering {
         property: &'static str,
         tables: &[String],
         old_tables: &[String],
-        other_cidrs: &[IpNet],
-        excluded: &[IpNet],
     ) -> Result<SideRoutes<'a>, PeeringError> {
         let managed: BTreeSet<String> = tables.iter().chain(old_tables).cloned().collect();
         let observed = side.route_tables(&managed.iter().cloned().collect::<Vec<_>>()).await?;
@@ -297,10 +367,10 @@ impl VpcPeering {
                 Some(_) => {}
             }
         }
-        Ok(SideRoutes { side, managed, observed, desired: desired_routes(tables, other_cidrs, excluded) })
+        Ok(SideRoutes { side, managed, tables: tables.to_vec(), observed })
     }
 
-    /// Accept, wait for `active`, set DNS, and route both sides.
+    /// Accept, wait for `active` on both sides, fill in the CIDR blocks, and set DNS.
     async fn connect(
         &self,
         ctx: &RequestContext,
@@ -308,7 +378,6 @@ impl VpcPeering {
         local: &Side,
         peer: Option<&Side>,
         connection: Connection,
-        routes: &[SideRoutes<'_>],
     ) -> Result<Connection, PeeringError> {
         let accept_mode = props.peering_connection_id.is_some();
         // The accepter accepts: this account in accept mode, else the peer side if reachable.
@@ -318,105 +387,66 @@ impl VpcPeering {
             info!(connection = %connection.id, status = %connection.status, "waiting for the peer account to accept; routes and DNS follow on the next update");
             return Ok(connection);
         }
+        let connection = with_cidrs(ctx, local, connection, accept_mode).await?;
         let id = connection.id.clone();
         // Each owner sets its own side's DNS option, from its own region.
         let allow = props.allow_dns_resolution;
         if accept_mode {
             if connection.accepter_dns != allow {
-                local.set_dns(&id, false, allow).await?;
+                set_dns(ctx, local, &id, false, allow).await?;
             }
         } else {
             if connection.requester_dns != allow {
-                local.set_dns(&id, true, allow).await?;
+                set_dns(ctx, local, &id, true, allow).await?;
             }
             if let Some(peer) = peer.filter(|_| connection.accepter_dns != allow) {
-                peer.set_dns(&id, false, allow).await?;
+                set_dns(ctx, peer, &id, false, allow).await?;
             }
-        }
-        for side in routes {
-            let actions = plan_routes(&side.desired, &side.observed, &side.managed, Some(&id))
-                .map_err(PeeringError::RouteConflicts)?;
-            apply(side.side, &actions, &id, ctx).await?;
         }
         Ok(connection)
     }
 
-    /// Remove the routes through `id` in the managed tables on both sides, then delete the
-    /// connection if asked (never in accept mode). Already gone is success.
-    async fn teardown(
+    /// Undo a Create: its routes, then the connection it made. `Ok(false)` when the connection
+    /// was still not visible to delete when the time ran out.
+    async fn undo(
         &self,
         ctx: &RequestContext,
-        props: &PeeringProperties,
         local: &Side,
-        peer: Option<&Side>,
+        routes: &[SideRoutes<'_>],
         id: &str,
-        delete_connection: bool,
-    ) -> Result<(), PeeringError> {
-        let sides =
-            std::iter::once((local, &props.route_table_ids)).chain(peer.map(|p| (p, &props.peer_route_table_ids)));
-        for (side, tables) in sides {
-            let managed: BTreeSet<String> = tables.iter().cloned().collect();
-            let observed = side.route_tables(tables).await?;
-            let actions = plan_routes(&[], &observed, &managed, Some(id)).map_err(PeeringError::RouteConflicts)?;
-            apply(side, &actions, id, ctx).await?;
+    ) -> Result<bool, PeeringError> {
+        for side in routes {
+            remove_routes(ctx, side.side, &side.managed, id).await?;
         }
-        if delete_connection
-            && props.peering_connection_id.is_none()
-            && let Some(c) = local.connection(id).await?.filter(|c| !c.is_gone())
-        {
-            ctx.step(format!("deleting {id}"));
-            local.delete_connection(&c.id).await?;
-        }
-        Ok(())
+        ctx.step(format!("deleting {id}"));
+        delete_made(ctx, local, id).await
     }
 }
 
-/// Accept the connection if this resource can and it is pending, and wait until it is active.
-/// Returns it pending when only the other account can accept. Stops waiting while there is
-/// still time to undo a Create.
-async fn settle(
-    ctx: &RequestContext,
-    local: &Side,
-    accepter: Option<&Side>,
-    mut connection: Connection,
-) -> Result<Connection, PeeringError> {
-    const RESERVE: Duration = Duration::from_secs(5);
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(250);
-    let mut accepted = false;
-    loop {
-        match (connection.status.as_str(), accepter) {
-            ("active", _) => return Ok(connection),
-            ("pending-acceptance", None) => return Ok(connection),
-            ("pending-acceptance", Some(accepter)) if !accepted => {
-                ctx.step(format!("accepting {}", connection.id));
-                accepter.accept(&connection.id).await?;
-                accepted = true;
-            }
-            ("initiating-request" | "provisioning" | "pending-acceptance", _) => {}
-            (status, _) => {
-                return Err(PeeringError::ConnectionFailed {
-                    id: connection.id.clone(),
-                    status: status.into(),
-                    message: connection.message.clone(),
-                });
-            }
-        }
-        if ctx.time_left() < RESERVE + pause {
-            return Err(PeeringError::NotActiveInTime {
-                id: connection.id.clone(),
-                status: connection.status.clone(),
-                waited_secs: started.elapsed().as_secs(),
-            });
-        }
-        ctx.step(format!("waiting for {} to become active", connection.id));
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-        let id = connection.id.clone();
-        connection = local.connection(&id).await?.ok_or(PeeringError::ConnectionNotFound { id })?;
-    }
+/// Remove the routes through `id` from `tables` on one side.
+async fn remove_routes(ctx: &RequestContext, side: &Side, tables: &BTreeSet<String>, id: &str) -> Result<(), PeeringError> {
+    let observed = side.route_tables(&tables.iter().cloned().collect::<Vec<_>>()).await?;
+    let actions =
+        plan_routes(&[], &observed, tables, Some(id), &BTreeSet::new()).map_err(PeeringError::RouteConflicts)?;
+    apply(side, &actions, id, ctx).await
 }
 
+fn is_denied(e: &PeeringError) -> bool {
+    matches!(e, PeeringError::AssumeRole { failure, .. } if failure.code_is("AccessDenied"))
+}
+
+fn check_overlaps(
+    props: &PeeringProperties,
+    local: &Vpc,
+    peer_cidrs: &[IpNet],
+    excluded: &[IpNet],
+) -> Result<(), PeeringError> {
+    let found = overlaps(&local.cidrs, peer_cidrs, excluded);
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(PeeringError::Overlap { local_vpc: props.vpc_id.clone(), peer_vpc: props.peer_vpc_id.clone(), overlaps: found })
+}
 async fn apply(side: &Side, actions: &[Action], id: &str, ctx: &RequestContext) -> Result<(), PeeringError> {
     match side.apply(actions, id, ctx).await {
         Ok(_) => Ok(()),
@@ -452,7 +482,7 @@ impl CustomResource for VpcPeering {
     type Error = PeeringError;
 
     async fn create(&self, ctx: &RequestContext, props: PeeringProperties) -> Result<Outcome, PeeringError> {
-        self.reconcile(ctx, &props, None, None).await
+        self.reconcile(ctx, &props, Mode::Create).await
     }
 
     async fn update(
@@ -464,9 +494,11 @@ impl CustomResource for VpcPeering {
     ) -> Result<Outcome, PeeringError> {
         match &old {
             // Same connection: reconcile in place (tables that left the lists are still managed).
-            Some(old) if props.same_connection(old) => self.reconcile(ctx, &props, Some(old), Some(physical_id)).await,
+            Some(old) if props.same_connection(old) => {
+                self.reconcile(ctx, &props, Mode::InPlace { id: physical_id, old }).await
+            }
             // A new connection: CloudFormation deletes the old one with the old properties.
-            _ => self.reconcile(ctx, &props, None, None).await,
+            _ => self.reconcile(ctx, &props, Mode::Replace { old_id: physical_id }).await,
         }
     }
 
@@ -481,18 +513,70 @@ impl CustomResource for VpcPeering {
             info!(physical_id, "not a peering connection id: nothing to delete");
             return Ok(());
         }
-        let (local, peer) = self.sides(ctx, &props).await?;
-        let id = if unconfirmed {
-            // A Create that got no answer to its request: AWS may still have made the connection.
-            let found =
-                local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?;
-            match found.filter(|c| !c.is_gone()) {
-                Some(c) => c.id,
-                None => return Ok(()),
+        let local = self.local_side(ctx).await?;
+        // Without the peer role (the peer account removed or changed it first), the rest goes
+        // anyway, and the answer says what is left on the peer's side.
+        let peer = match self.peer_side(ctx, &props, &local, false).await {
+            Ok(peer) => peer,
+            Err(e @ PeeringError::AssumeRole { .. }) if is_denied(&e) => {
+                warn!(error = %e, "deleting without the peer role");
+                if !props.peer_route_table_ids.is_empty() {
+                    let tables = props.peer_route_table_ids.join(", ");
+                    let region = props.peer_region.as_deref().unwrap_or(&local.region);
+                    let owner = props.peer_owner_id.as_deref().unwrap_or(&local.account);
+                    ctx.note(format!(
+                        "{e}, so the routes through {physical_id} in {tables} (account {owner}, {region}) are left as blackholes: remove them there"
+                    ));
+                }
+                None
             }
-        } else {
-            physical_id.to_string()
+            Err(e) => return Err(e),
         };
-        self.teardown(ctx, &props, &local, peer.as_ref(), &id, true).await
+        let found = if unconfirmed || props.vpc_id.is_empty() {
+            // A Create that got no answer to its request, or properties an upgrade renamed: find
+            // the connection by this resource's tags.
+            let found = local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?;
+            found.filter(|c| unconfirmed || c.id == physical_id)
+        } else {
+            None
+        };
+        let id = match (&found, unconfirmed) {
+            (Some(c), _) => c.id.clone(),
+            (None, true) => return Ok(()),
+            (None, false) => physical_id.to_string(),
+        };
+        let mut sides = vec![(&local, props.route_table_ids.iter().cloned().collect::<BTreeSet<_>>())];
+        sides.extend(peer.as_ref().map(|p| (p, props.peer_route_table_ids.iter().cloned().collect())));
+        if props.vpc_id.is_empty() {
+            // The tables are unknown: every table of this account and region routing through it.
+            sides[0].1 = local.tables_routing_through(&id).await?.into_iter().collect();
+            if found.is_none() {
+                info!(connection = %id, "properties unknown and the connection is not tagged as this resource's: removing nothing");
+                return Ok(());
+            }
+        }
+        for (side, tables) in &sides {
+            remove_routes(ctx, side, tables, &id).await?;
+        }
+        // Accept mode never deletes the connection: the other side made it.
+        if props.peering_connection_id.is_none()
+            && let Some(c) = local.connection(&id).await?.filter(|c| !c.is_gone())
+        {
+            ctx.step(format!("deleting {id}"));
+            // Still being set up (`InvalidStateTransition`): wait and try again.
+            if local.delete_connection(&c.id).await? == Deletion::NotYet && !delete_made(ctx, &local, &id).await? {
+                return Err(PeeringError::NotReadyInTime {
+                    what: format!("peering connection {id} is still {} and cannot be deleted yet", c.status),
+                    waited_secs: 0,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A Delete acts on the physical id and this resource's tags when its properties no longer
+    /// parse (a property renamed by an upgrade): an empty `VpcId` says so.
+    fn properties_for_unparsable_delete(&self) -> Option<PeeringProperties> {
+        Some(PeeringProperties::unknown())
     }
 }

@@ -49,6 +49,13 @@ pub trait CustomResource: Send + Sync + 'static {
         physical_id: &str,
         props: Self::Properties,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// What a Delete acts on when its properties no longer parse (a property renamed or removed
+    /// by an upgrade of this function): a resource that can find what it owns from the physical
+    /// id alone returns properties saying so. `None` (the default) answers FAILED, naming the problem.
+    fn properties_for_unparsable_delete(&self) -> Option<Self::Properties> {
+        None
+    }
 }
 
 /// A successful Create or Update: the physical id and the attributes for `Fn::GetAtt`.
@@ -78,8 +85,10 @@ pub struct RequestContext {
     pub logical_resource_id: String,
     pub resource_type: String,
     step: Arc<Mutex<String>>,
-    /// The physical id a failed Create answers with, once the work has made something.
+    /// The physical id a failed Create or Update answers with, once the work has made something.
     claimed: Arc<Mutex<Option<String>>>,
+    /// Said after "deleted" (or "created", "updated") in a successful answer.
+    note: Arc<Mutex<Option<String>>>,
     /// When the deadline guard answers FAILED if the work is still running.
     guard_at: Instant,
 }
@@ -94,12 +103,14 @@ impl RequestContext {
             resource_type: request.resource_type.clone(),
             step: Arc::new(Mutex::new("starting".into())),
             claimed: Arc::new(Mutex::new(None)),
+            note: Arc::new(Mutex::new(None)),
         }
     }
 
     /// Say that the work is about to make something under `physical_id`. From then on a failed
     /// Create (an error, a panic, the deadline) answers with this id instead of one that means
     /// "nothing made", so CloudFormation's rollback sends Delete for it and the Delete undoes it.
+    /// A replacing Update that fails answers with it too, so the cleanup deletes the new resource.
     pub fn claim(&self, physical_id: impl Into<String>) {
         if let Ok(mut claimed) = self.claimed.lock() {
             *claimed = Some(physical_id.into());
@@ -108,6 +119,21 @@ impl RequestContext {
 
     fn claimed(&self) -> Option<String> {
         self.claimed.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Something the user should know although the request succeeded (what was left, and
+    /// where): the success answer's reason carries it.
+    pub fn note(&self, what: impl Into<String>) {
+        if let Ok(mut note) = self.note.lock() {
+            *note = Some(what.into());
+        }
+    }
+
+    fn noted(&self, done: &str) -> String {
+        match self.note.lock().ok().and_then(|n| n.clone()) {
+            Some(note) => format!("{done}; {note}"),
+            None => done.to_string(),
+        }
     }
 
     /// Say what the work is doing now ("creating route in rtb-1"): if the deadline comes first,
@@ -267,13 +293,13 @@ impl Protocol {
         };
         match result {
             Ok(outcome) if request.request_type == RequestType::Delete => {
-                succeeded(Outcome { physical_id: physical_id.unwrap_or_default(), ..outcome }, "deleted")
+                succeeded(Outcome { physical_id: physical_id.unwrap_or_default(), ..outcome }, &ctx.noted("deleted"))
             }
-            Ok(outcome) if request.request_type == RequestType::Create => succeeded(outcome, "created"),
-            Ok(outcome) => succeeded(outcome, "updated"),
+            Ok(outcome) if request.request_type == RequestType::Create => succeeded(outcome, &ctx.noted("created")),
+            Ok(outcome) => succeeded(outcome, &ctx.noted("updated")),
             Err(message) => {
                 let physical_id = match (request.request_type, ctx.claimed()) {
-                    (RequestType::Create, Some(claimed)) => claimed,
+                    (RequestType::Create | RequestType::Update, Some(claimed)) => claimed,
                     (RequestType::Create, None) => failed_create_id(&request.target.request_id),
                     _ => physical_id.unwrap_or_default(),
                 };
@@ -315,8 +341,17 @@ async fn dispatch<R: CustomResource>(
     request: Request,
     ctx: RequestContext,
 ) -> Result<Outcome, String> {
-    let props: R::Properties =
-        properties::parse(&request.properties).map_err(|e| format!("invalid properties: {e}"))?;
+    let props: R::Properties = match properties::parse(&request.properties) {
+        Ok(props) => props,
+        Err(e) => match resource.properties_for_unparsable_delete() {
+            // A Delete acts on what it owns even when an upgrade renamed a property.
+            Some(props) if request.request_type == RequestType::Delete => {
+                warn!(error = %e, "properties do not parse; deleting by the physical id alone");
+                props
+            }
+            _ => return Err(format!("invalid properties: {e}")),
+        },
+    };
     let physical_id = request.target.physical_resource_id.as_deref().unwrap_or_default();
     let result = match request.request_type {
         RequestType::Create => resource.create(&ctx, props).await,
