@@ -13,6 +13,11 @@ Adds to moto 5.2.5 (pinned in requirements.txt: this patches its internals):
   LifecycleActionToken}: seed an active action (the part of Auto Scaling that starts one).
 - GET  /moto-api/lifecycle/actions: {"active": [...], "calls": [...]} for assertions.
 - POST /moto-api/reset also clears both.
+- POST /moto-api/ecs/container-instance  {containerInstanceArn, status?, agentConnected?}: put a
+  container instance in a state moto never reaches on its own (REGISTERING; an agent disconnected).
+- ECS where the drain depends on it and moto is permissive: UpdateContainerInstancesState refuses
+  DRAINING for an instance that is not ACTIVE, and StopTask on an instance whose agent is
+  disconnected sets desiredStatus STOPPED but leaves lastStatus as it was.
 """
 
 import argparse
@@ -23,6 +28,8 @@ import time
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
 from moto.core.responses import EmptyResult
+from moto.ecs.exceptions import InvalidParameterException
+from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.moto_api._internal import urls as moto_api_urls
 from moto.moto_api._internal.responses import MotoAPIResponse
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -105,11 +112,80 @@ def reset_response(self, request, full_url, headers):
     return _original_reset(self, request, full_url, headers)
 
 
+def _container_instance(arn):
+    """moto's ContainerInstance for `arn:aws:ecs:<region>:<account>:container-instance/[cluster/]<id>`."""
+    parts = arn.split(":")
+    if len(parts) != 6 or not parts[5].startswith("container-instance/"):
+        return None
+    backend = ecs_backends[parts[4]][parts[3]]
+    for instances in backend.container_instances.values():
+        if parts[5].split("/")[-1] in instances:
+            return instances[parts[5].split("/")[-1]]
+    return None
+
+
+def container_instance_state(request, full_url, headers):
+    """Set what real ECS sets and moto never does. `status` REGISTERING: with awsvpcTrunking on, a
+    new instance is REGISTERING while its trunk ENI is attached, and no task is placed on it until
+    ACTIVE (API reference, ContainerInstance `status`). `agentConnected` false: the agent is
+    unhealthy or stopped (ContainerInstance `agentConnected`); nothing reports the instance's task
+    state changes any more (see stop_task below)."""
+    body = json.loads(request.get_data() or b"{}")
+    instance = _container_instance(body.get("containerInstanceArn", ""))
+    if instance is None:
+        return 404, {}, json.dumps({"Error": f"no container instance {body.get('containerInstanceArn')!r}"})
+    if "status" in body:
+        instance.status = body["status"]
+    if "agentConnected" in body:
+        instance.agent_connected = bool(body["agentConnected"])
+    return 200, {"Content-Type": "application/json"}, json.dumps({"status": instance.status,
+                                                                  "agentConnected": instance.agent_connected})
+
+
+_original_update_state = EC2ContainerServiceBackend.update_container_instances_state
+
+
+def update_container_instances_state(self, cluster_str, list_container_instance_ids, status):
+    """AWS: "A container instance can't be changed to DRAINING until it has reached an ACTIVE
+    status. If the instance is in any other status, an error will be received" (API reference,
+    UpdateContainerInstancesState). The page names no error code or wording: this answers
+    InvalidParameterException, one of the action's documented errors, with our own message."""
+    if (status or "").upper() == "DRAINING":
+        cluster = self._get_cluster(cluster_str)
+        for ref in list_container_instance_ids:
+            instance = self.container_instances.get(cluster.name, {}).get(ref.split("/")[-1])
+            if instance is not None and instance.status not in ("ACTIVE", "DRAINING"):
+                raise InvalidParameterException(
+                    f"Container instance {ref} is {instance.status}: it can be set to DRAINING once it is ACTIVE"
+                )
+    return _original_update_state(self, cluster_str, list_container_instance_ids, status)
+
+
+_original_stop_task = EC2ContainerServiceBackend.stop_task
+
+
+def stop_task(self, cluster_str, task_str, reason):
+    """StopTask records the desired status; it is the agent that stops the task and reports
+    STOPPED (SubmitTaskStateChange; developer guide, "Amazon ECS task state change events"). On
+    an instance whose agent is disconnected, the task keeps its lastStatus."""
+    cluster = self._get_cluster(cluster_str)
+    task = next((t for arn, t in self.tasks.get(cluster.name, {}).items() if arn.endswith(task_str.split("/")[-1])), None)
+    last = task.last_status if task is not None else None
+    stopped = _original_stop_task(self, cluster_str, task_str, reason)
+    instance = _container_instance(stopped.container_instance_arn or "")
+    if instance is not None and not instance.agent_connected and last is not None:
+        stopped.last_status = last
+    return stopped
+
+
+EC2ContainerServiceBackend.update_container_instances_state = update_container_instances_state
+EC2ContainerServiceBackend.stop_task = stop_task
 AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action
 AutoScalingResponse.record_lifecycle_action_heartbeat = record_lifecycle_action_heartbeat
 MotoAPIResponse.reset_response = reset_response
 moto_api_urls.url_paths["{0}/moto-api/reset"] = moto_api_urls.response_instance.reset_response
 moto_api_urls.url_paths["{0}/moto-api/lifecycle/actions"] = lifecycle_actions
+moto_api_urls.url_paths["{0}/moto-api/ecs/container-instance"] = container_instance_state
 
 def main():
     # moto.server.main, less its fixed port: the same app and request handler.

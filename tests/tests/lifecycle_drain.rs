@@ -53,7 +53,7 @@ fn a_drain_outlives_the_function_timeout_and_completes_once_after_the_last_task_
 }
 
 #[test]
-fn an_instance_outside_ecs_completes_at_once_and_another_hook_is_left_alone() {
+fn an_instance_outside_ecs_or_still_registering_completes_at_once_and_another_hook_is_left_alone() {
     let rig = DrainRig::start();
     let bare = rig.instance(false);
     let lambda = rig.lambda(10, &[("DRAIN_CLUSTER", CLUSTER)]);
@@ -61,6 +61,23 @@ fn an_instance_outside_ecs_completes_at_once_and_another_hook_is_left_alone() {
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["reason"], "not an ECS container instance");
     assert_eq!(rig.completions().len(), 1);
+
+    // REGISTERING (its trunk ENI being attached): ECS refuses DRAINING and has placed no task on it.
+    rig.proxy.reset();
+    let registering = rig.instance(true);
+    rig.set_registering(&registering);
+    lambda.settled(1);
+    let before = lambda.function_lines().len();
+    let done = outcome(&lambda.invoke_json(&rig.lifecycle_event(&registering, HOOK, TOKEN)));
+    assert_eq!((done["status"].as_str(), done["result"].as_str()), (Some("completed"), Some("CONTINUE")), "{done}");
+    assert!(done["reason"].as_str().unwrap_or_default().starts_with("container instance is REGISTERING"), "{done}");
+    assert_eq!(rig.proxy.calls().count("ecs:UpdateContainerInstancesState"), 0, "DRAINING is refused until ACTIVE");
+    assert_eq!(rig.instance_status(&registering), "REGISTERING");
+    lambda.settled(2);
+    let lines = lambda.function_lines();
+    assert_eq!(lines.len() - before, 1, "one line:\n{}", lines[before..].join("\n"));
+    assert!(lines[before].contains("completed the lifecycle action") && lines[before].contains("REGISTERING"));
+    assert_eq!(rig.completions().len(), 2);
 
     rig.proxy.reset();
     let registered = rig.instance(true);
@@ -70,7 +87,7 @@ fn an_instance_outside_ecs_completes_at_once_and_another_hook_is_left_alone() {
     assert_eq!(ignored["status"], "ignored", "{ignored}");
     assert_eq!(rig.proxy.calls().total(), 0, "no ECS, Auto Scaling or SQS call: {:?}", rig.proxy.calls().counts);
     assert_eq!(rig.instance_status(&registered), "ACTIVE");
-    assert_eq!(rig.completions().len(), 1, "the other hook's action is not completed");
+    assert_eq!(rig.completions().len(), 2, "the other hook's action is not completed");
 }
 
 #[test]
@@ -170,7 +187,7 @@ fn throttled_reads_are_retried_and_a_missing_permission_ends_with_one_line() {
 }
 
 #[test]
-fn standalone_tasks_are_stopped_after_the_grace_period_and_the_cluster_is_found_by_search() {
+fn standalone_tasks_are_stopped_after_the_grace_period_and_a_disconnected_agent_holds_nothing_asked_to_stop() {
     let rig = DrainRig::start();
     let instance = rig.instance(true);
     let batch = rig.tasks(&instance, "family:batch", 1);
@@ -185,4 +202,25 @@ fn standalone_tasks_are_stopped_after_the_grace_period_and_the_cluster_is_found_
     lambda.settled(1);
     assert!(lambda.function_lines().iter().any(|l| l.contains("stopped a standalone task") && l.contains(&batch[0])));
     assert_eq!(rig.completions().len(), 1);
+
+    // An impaired instance: ECS has asked its tasks to stop, and its disconnected agent will never
+    // report them STOPPED. Waiting for them would only end in a hand-over, run after run.
+    rig.proxy.reset();
+    let impaired = rig.instance(true);
+    let asked = rig.tasks(&impaired, "service:api", 2);
+    rig.disconnect_agent(&impaired);
+    rig.stop(&asked);
+    let done = outcome(&lambda.invoke_json(&rig.lifecycle_event(&impaired, HOOK, OTHER_TOKEN)));
+    assert_eq!((done["status"].as_str(), done["result"].as_str()), (Some("completed"), Some("CONTINUE")), "{done}");
+    let reason = done["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("the agent is disconnected, so 2 task(s)"), "{reason}");
+    assert!(asked.iter().all(|arn| reason.contains(arn.as_str())), "{reason}");
+    // One look reads it disconnected, a second one a poll later confirms it.
+    assert_eq!(rig.proxy.calls().count("ecs:DescribeContainerInstances"), 2);
+    assert_eq!(rig.instance_status(&impaired), "DRAINING", "set DRAINING all the same: ECS replaces its tasks");
+    lambda.settled(2);
+    let lines = lambda.function_lines();
+    let warned: Vec<&String> =
+        lines.iter().filter(|l| l.contains("container instance's agent is disconnected")).collect();
+    assert_eq!(warned.len(), 1, "{}", lines.join("\n"));
 }

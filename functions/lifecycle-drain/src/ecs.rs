@@ -16,6 +16,8 @@ pub struct ContainerInstance {
     pub found: Found,
     /// ACTIVE, DRAINING, REGISTERING, DEREGISTERING, …
     pub status: String,
+    /// `agentConnected`: false when the ECS agent is unhealthy or stopped (see [`crate::plan::Agent`]).
+    pub agent_connected: bool,
 }
 
 pub struct Ecs {
@@ -93,6 +95,7 @@ impl Ecs {
                     matches.push(ContainerInstance {
                         found: Found { cluster: cluster.to_string(), container_instance_arn: arn },
                         status,
+                        agent_connected: ci.agent_connected,
                     });
                 }
             }
@@ -103,6 +106,20 @@ impl Ecs {
             0 | 1 => Ok(matches.pop()),
             count => Err(DrainError::Ambiguous { instance: instance_id.into(), cluster: cluster.into(), count }),
         }
+    }
+
+    /// `agentConnected` of the instance now. An instance no longer described (deregistered) counts
+    /// as connected: it proves no disconnection.
+    pub async fn agent_connected(&self, found: &Found) -> Result<bool, DrainError> {
+        let out = self
+            .client
+            .describe_container_instances()
+            .cluster(&found.cluster)
+            .container_instances(&found.container_instance_arn)
+            .send()
+            .await
+            .map_err(AwsFailure::of("ecs:DescribeContainerInstances"))?;
+        Ok(out.container_instances.unwrap_or_default().first().is_none_or(|ci| ci.agent_connected))
     }
 
     pub async fn set_draining(&self, found: &Found) -> Result<(), DrainError> {
@@ -221,9 +238,4 @@ impl Ecs {
             .map_err(AwsFailure::of("ecs:StopTask"))?;
         Ok(())
     }
-}
-
-/// For the log: what `status` means for the drain.
-pub fn is_live(status: &str) -> bool {
-    matches!(status, "ACTIVE" | "DRAINING" | "REGISTERING")
 }

@@ -12,11 +12,11 @@ use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::{Config, ConfigError, LifecycleResult};
-use crate::ecs::{Ecs, is_live};
+use crate::ecs::Ecs;
 use crate::error::DrainError;
 use crate::job::{DrainJob, Input};
 use crate::lifecycle::{Action, Lifecycle};
-use crate::plan::{Step, decide};
+use crate::plan::{self, Agent, Begin, Step, begin, decide_for};
 
 /// How long before Lambda's deadline a run that is still waiting on AWS is cut short (at most a
 /// quarter of the time there is).
@@ -107,27 +107,42 @@ impl Drainer {
             );
         }
         let cluster = job.metadata_cluster.as_deref().or(self.config.cluster.as_deref());
-        let instance = match self.ecs.find(&job.instance_id, job.found.as_ref(), cluster).await? {
-            Some(instance) if is_live(&instance.status) => instance,
-            other => {
-                let why = match other {
-                    Some(instance) => format!("container instance is {}", instance.status),
-                    None => "not an ECS container instance".to_string(),
-                };
-                return self.complete(&job, LifecycleResult::Continue, &why).await;
+        let found = self.ecs.find(&job.instance_id, job.found.as_ref(), cluster).await?;
+        let instance = match (begin(found.as_ref().map(|i| i.status.as_str())), found) {
+            (Begin::Complete(why), _) => return self.complete(&job, LifecycleResult::Continue, &why).await,
+            // Not reached: `begin(None)` completes.
+            (_, None) => return self.complete(&job, LifecycleResult::Continue, "not an ECS container instance").await,
+            (Begin::SetDraining, Some(instance)) => {
+                self.ecs.set_draining(&instance.found).await?;
+                info!(cluster = %instance.found.cluster, container_instance = %instance.found.container_instance_arn, "set DRAINING");
+                instance
             }
+            (Begin::Wait, Some(instance)) => instance,
         };
-        if instance.status != "DRAINING" {
-            self.ecs.set_draining(&instance.found).await?;
-            info!(cluster = %instance.found.cluster, container_instance = %instance.found.container_instance_arn, "set DRAINING");
-        }
         job.found = Some(instance.found.clone());
+        // Read at each look while it reads disconnected; trusted after two (see `plan::agent`).
+        let mut disconnected_since = (!instance.agent_connected).then(Instant::now);
+        let mut agent = Agent::Connected;
         let mut services = HashMap::new();
+        let mut looked = false;
         loop {
+            if looked
+                && let Some(since) = disconnected_since
+                && self.ecs.agent_connected(&instance.found).await?
+            {
+                info!(disconnected_s = since.elapsed().as_secs(), "the container instance's agent reconnected");
+                disconnected_since = None;
+            }
+            looked = true;
+            let now = plan::agent(disconnected_since.map(|since| since.elapsed()), self.config.poll_interval);
+            if now == Agent::Disconnected && agent == Agent::Connected {
+                warn!(container_instance = %instance.found.container_instance_arn, "the container instance's agent is disconnected: tasks ECS has asked to stop (desiredStatus STOPPED) are not waited for, as it can never report them STOPPED");
+            }
+            agent = now;
             let tasks = self.ecs.tasks(&instance.found, &mut services).await?;
             let drained_for = Duration::from_millis(now_ms().saturating_sub(job.started_at_ms));
             let time_left = deadline.saturating_duration_since(Instant::now());
-            match decide(&tasks, drained_for, time_left, &self.config) {
+            match decide_for(agent, &tasks, drained_for, time_left, &self.config) {
                 Step::Complete { result, why } => return self.complete(&job, result, &why).await,
                 Step::GiveUp { result, why } => {
                     warn!(reason = %why, "giving up the wait");
@@ -142,7 +157,7 @@ impl Drainer {
                     }
                 }
                 Step::Wait(pause) => {
-                    let holding = tasks.iter().filter(|t| t.last_status != "STOPPED").count();
+                    let holding = tasks.iter().filter(|t| t.holds_the_drain(agent)).count();
                     info!(tasks = holding, "waiting for tasks to stop");
                     tokio::time::sleep(pause).await;
                 }

@@ -1,5 +1,6 @@
-//! The wait loop's decisions, as a pure function of what was observed and the clock: keep
-//! waiting, stop standalone tasks, hand over to the next run (with a heartbeat), or complete.
+//! The drain's decisions, as pure functions of what was observed and the clock: whether to drain
+//! the container instance at all ([`begin`]), then each turn of the wait loop ([`decide_for`]):
+//! keep waiting, stop standalone tasks, hand over to the next run (with a heartbeat), or complete.
 
 use std::time::Duration;
 
@@ -27,10 +28,77 @@ pub struct TaskState {
     pub desired_status: String,
 }
 
+/// Whether the instance's ECS agent is connected (`agentConnected` of DescribeContainerInstances).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agent {
+    Connected,
+    /// "An instance with an agent that may be unhealthy or stopped" (API reference, ContainerInstance
+    /// `agentConnected`). It is the agent that reports a task's change to STOPPED
+    /// (SubmitTaskStateChange; developer guide, "Amazon ECS task state change events"), so a task
+    /// ECS has asked to stop there never reads `lastStatus` STOPPED. Typical of the impaired
+    /// instances Auto Scaling replaces.
+    Disconnected,
+}
+
 impl TaskState {
-    /// A task still stopping still serves connections: only STOPPED has moved.
-    fn holds_the_drain(&self) -> bool {
-        self.last_status != "STOPPED" && self.kind != TaskKind::Daemon
+    /// A task still stopping still serves connections: only STOPPED has moved. On an instance
+    /// whose agent is disconnected, a task ECS has asked to stop (`desiredStatus` STOPPED) has
+    /// moved as far as it ever will: ECS has started its replacement, and its STOPPED never comes.
+    pub fn holds_the_drain(&self, agent: Agent) -> bool {
+        self.last_status != "STOPPED" && self.kind != TaskKind::Daemon && !self.unreported(agent)
+    }
+
+    /// Asked to stop on an instance whose agent can never report that it did.
+    fn unreported(&self, agent: Agent) -> bool {
+        agent == Agent::Disconnected
+            && self.desired_status == "STOPPED"
+            && self.last_status != "STOPPED"
+            && self.kind != TaskKind::Daemon
+    }
+}
+
+/// The agent as the drain treats it. The agent "disconnects and reconnects several times per hour
+/// as a part of its normal operation" (developer guide, "Amazon ECS container instance state
+/// change events"): one look that reads it disconnected proves nothing, and treating a healthy
+/// instance as impaired would cut tasks still stopping. `disconnected_for`: since the first look
+/// of this run that read it disconnected, if every look since has; it counts once a second look
+/// at least a poll interval later still reads it so.
+pub fn agent(disconnected_for: Option<Duration>, poll_interval: Duration) -> Agent {
+    match disconnected_for {
+        Some(time) if time >= poll_interval => Agent::Disconnected,
+        _ => Agent::Connected,
+    }
+}
+
+/// What to do with the container instance, before any wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// ACTIVE: set it DRAINING, then wait.
+    SetDraining,
+    /// DRAINING already (an earlier run, or someone else): wait.
+    Wait,
+    /// Nothing to drain: complete the lifecycle action at once, saying why.
+    Complete(String),
+}
+
+/// `status`: the container instance's `status`, `None` if the EC2 instance is not one.
+pub fn begin(status: Option<&str>) -> Begin {
+    match status {
+        None => Begin::Complete("not an ECS container instance".into()),
+        Some("ACTIVE") => Begin::SetDraining,
+        Some("DRAINING") => Begin::Wait,
+        // UpdateContainerInstancesState: "A container instance can't be changed to DRAINING until it
+        // has reached an ACTIVE status. If the instance is in any other status, an error will be
+        // received" (API reference, UpdateContainerInstancesState; its `status` parameter: "If a
+        // container instance is in REGISTERING, DEREGISTERING, or REGISTRATION_FAILED state you can
+        // describe the container instance but can't update the container instance state"). The page
+        // names no error code. REGISTERING is the trunk ENI being attached (awsvpcTrunking), and
+        // "no task can be placed on it during that time" (aws/amazon-ecs-agent#2010): nothing to move.
+        Some("REGISTERING") => Begin::Complete(
+            "container instance is REGISTERING: ECS places no task on it before it is ACTIVE, and refuses to set it DRAINING until then".into(),
+        ),
+        // DEREGISTERING, REGISTRATION_FAILED, INACTIVE: leaving or never joined the cluster.
+        Some(other) => Begin::Complete(format!("container instance is {other}")),
     }
 }
 
@@ -55,15 +123,33 @@ pub enum Step {
 /// (or the completion) still have to fit, with the SDK's retries of a throttled call (about 3 s).
 pub const HANDOVER_MARGIN: Duration = Duration::from_secs(5);
 
-/// `drained_for`: since the first run started. `time_left`: before this run's deadline.
+/// [`decide_for`] an instance whose agent is connected.
 pub fn decide(tasks: &[TaskState], drained_for: Duration, time_left: Duration, config: &Config) -> Step {
-    let holding: Vec<&TaskState> = tasks.iter().filter(|t| t.holds_the_drain()).collect();
+    decide_for(Agent::Connected, tasks, drained_for, time_left, config)
+}
+
+/// `drained_for`: since the first run started. `time_left`: before this run's deadline.
+pub fn decide_for(
+    agent: Agent,
+    tasks: &[TaskState],
+    drained_for: Duration,
+    time_left: Duration,
+    config: &Config,
+) -> Step {
+    let holding: Vec<&TaskState> = tasks.iter().filter(|t| t.holds_the_drain(agent)).collect();
     if holding.is_empty() {
         let daemons = tasks.iter().filter(|t| t.kind == TaskKind::Daemon && t.last_status != "STOPPED").count();
-        let why = match daemons {
+        let unreported: Vec<&str> = tasks.iter().filter(|t| t.unreported(agent)).map(|t| t.arn.as_str()).collect();
+        let mut why = match unreported.len() {
             0 => "every task has stopped".to_string(),
-            n => format!("every task has stopped but {n} daemon task(s), which stop with the instance"),
+            n => format!(
+                "the agent is disconnected, so {n} task(s) ECS has asked to stop (desiredStatus STOPPED) are not waited for, as it can never report them STOPPED ({}); every other task has stopped",
+                unreported.join(", ")
+            ),
         };
+        if daemons > 0 {
+            why.push_str(&format!(" but {daemons} daemon task(s), which stop with the instance"));
+        }
         return Step::Complete { result: LifecycleResult::Continue, why };
     }
     if drained_for >= config.max_drain {
@@ -124,7 +210,8 @@ mod tests {
         }
     }
 
-    struct Case<'a>(&'a str, Vec<TaskState>, u64, u64, &'a Config, Step);
+    /// (name, agent, tasks, drained for s, time left s, config, expected)
+    struct Case<'a>(&'a str, Agent, Vec<TaskState>, u64, u64, &'a Config, Step);
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
@@ -132,45 +219,142 @@ mod tests {
 
     #[test]
     fn table() {
+        use Agent::{Connected as On, Disconnected as Off};
         let wait = config(StandalonePolicy::Wait);
         let stop = config(StandalonePolicy::StopAfter(secs(300)));
         let api_running = task("api", Service, "RUNNING", "RUNNING");
         let api_stopping = task("api", Service, "STOPPING", "STOPPED");
         let api_stopped = task("api", Service, "STOPPED", "STOPPED");
+        // Asked to stop by draining; the agent never said it did.
+        let api_asked = task("api", Service, "RUNNING", "STOPPED");
+        let web_stopping = task("web", Service, "STOPPING", "STOPPED");
         let agent = task("agent", Daemon, "RUNNING", "RUNNING");
         let batch = task("batch", Standalone, "RUNNING", "RUNNING");
         let batch_stopping = task("batch", Standalone, "DEPROVISIONING", "STOPPED");
         let complete = |why: &str| Step::Complete { result: LifecycleResult::Continue, why: why.into() };
-        // (name, tasks, drained for s, time left s, config, expected)
+        // The reason when tasks asked to stop on a disconnected agent are all that is left.
+        let unreported = |arns: &[&str]| {
+            format!(
+                "the agent is disconnected, so {} task(s) ECS has asked to stop (desiredStatus STOPPED) are not waited for, as it can never report them STOPPED ({}); every other task has stopped",
+                arns.len(),
+                arns.join(", ")
+            )
+        };
         let cases: Vec<Case> = vec![
-            Case("no tasks", vec![], 0, 60, &wait, complete("every task has stopped")),
-            Case("all stopped", vec![api_stopped.clone()], 0, 60, &wait, complete("every task has stopped")),
+            Case("no tasks", On, vec![], 0, 60, &wait, complete("every task has stopped")),
+            Case("all stopped", On, vec![api_stopped.clone()], 0, 60, &wait, complete("every task has stopped")),
             Case(
                 "a daemon does not hold",
+                On,
                 vec![api_stopped.clone(), agent.clone()],
                 0,
                 60,
                 &wait,
                 complete("every task has stopped but 1 daemon task(s), which stop with the instance"),
             ),
-            Case("running: wait", vec![api_running.clone()], 0, 60, &wait, Step::Wait(secs(10))),
-            Case("stopping still holds", vec![api_stopping.clone()], 0, 60, &wait, Step::Wait(secs(10))),
-            Case("no time for a poll: hand over", vec![api_running.clone()], 0, 14, &wait, Step::HandOver),
-            Case("just time for a poll", vec![api_running.clone()], 0, 15, &wait, Step::Wait(secs(10))),
-            Case("standalone, wait policy", vec![batch.clone()], 3599, 60, &wait, Step::Wait(secs(10))),
-            Case("standalone within grace", vec![batch.clone()], 299, 60, &stop, Step::Wait(secs(10))),
+            Case("running: wait", On, vec![api_running.clone()], 0, 60, &wait, Step::Wait(secs(10))),
+            Case("stopping still holds", On, vec![api_stopping.clone()], 0, 60, &wait, Step::Wait(secs(10))),
+            Case(
+                "asked to stop, agent connected: wait for STOPPED",
+                On,
+                vec![api_asked.clone()],
+                0,
+                60,
+                &wait,
+                Step::Wait(secs(10)),
+            ),
+            Case(
+                "asked to stop, agent disconnected: not waited for",
+                Off,
+                vec![api_asked.clone(), web_stopping.clone(), api_stopped.clone(), agent.clone()],
+                0,
+                60,
+                &wait,
+                complete(&format!(
+                    "{} but 1 daemon task(s), which stop with the instance",
+                    unreported(&[&api_asked.arn, &web_stopping.arn])
+                )),
+            ),
+            Case(
+                "agent disconnected: desired RUNNING still holds",
+                Off,
+                vec![api_running.clone(), api_asked.clone()],
+                0,
+                60,
+                &wait,
+                Step::Wait(secs(10)),
+            ),
+            Case(
+                "agent disconnected, nothing asked to stop",
+                Off,
+                vec![api_stopped.clone()],
+                0,
+                60,
+                &wait,
+                complete("every task has stopped"),
+            ),
+            Case(
+                "agent disconnected: standalone asked to stop after grace",
+                Off,
+                vec![batch_stopping.clone()],
+                400,
+                60,
+                &stop,
+                complete(&unreported(&[&batch_stopping.arn])),
+            ),
+            Case("no time for a poll: hand over", On, vec![api_running.clone()], 0, 14, &wait, Step::HandOver),
+            Case("just time for a poll", On, vec![api_running.clone()], 0, 15, &wait, Step::Wait(secs(10))),
+            Case("standalone, wait policy", On, vec![batch.clone()], 3599, 60, &wait, Step::Wait(secs(10))),
+            Case("standalone within grace", On, vec![batch.clone()], 299, 60, &stop, Step::Wait(secs(10))),
             Case(
                 "standalone after grace",
+                On,
                 vec![batch.clone(), api_running.clone()],
                 300,
                 60,
                 &stop,
                 Step::StopStandalone(vec![batch.arn.clone()]),
             ),
-            Case("already asked to stop", vec![batch_stopping.clone()], 400, 60, &stop, Step::Wait(secs(10))),
+            Case("already asked to stop", On, vec![batch_stopping.clone()], 400, 60, &stop, Step::Wait(secs(10))),
         ];
-        for Case(name, tasks, drained, left, config, expected) in cases {
-            assert_eq!(decide(&tasks, secs(drained), secs(left), config), expected, "{name}");
+        for Case(name, agent, tasks, drained, left, config, expected) in cases {
+            assert_eq!(decide_for(agent, &tasks, secs(drained), secs(left), config), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn agent_table() {
+        let cases = [
+            (None, Agent::Connected),
+            (Some(0), Agent::Connected),
+            (Some(9_999), Agent::Connected),
+            (Some(10_000), Agent::Disconnected),
+            (Some(60_000), Agent::Disconnected),
+        ];
+        for (ms, expected) in cases {
+            assert_eq!(agent(ms.map(Duration::from_millis), secs(10)), expected, "{ms:?}");
+        }
+    }
+
+    #[test]
+    fn begin_table() {
+        let complete = |why: &str| Begin::Complete(why.into());
+        let cases = [
+            (None, complete("not an ECS container instance")),
+            (Some("ACTIVE"), Begin::SetDraining),
+            (Some("DRAINING"), Begin::Wait),
+            (
+                Some("REGISTERING"),
+                complete(
+                    "container instance is REGISTERING: ECS places no task on it before it is ACTIVE, and refuses to set it DRAINING until then",
+                ),
+            ),
+            (Some("REGISTRATION_FAILED"), complete("container instance is REGISTRATION_FAILED")),
+            (Some("DEREGISTERING"), complete("container instance is DEREGISTERING")),
+            (Some("INACTIVE"), complete("container instance is INACTIVE")),
+        ];
+        for (status, expected) in cases {
+            assert_eq!(begin(status), expected, "{status:?}");
         }
     }
 
