@@ -157,6 +157,35 @@ fn sns_failing_does_not_stop_the_webhook() {
     assert!(message.contains("SNS: sns:Publish failed with AuthorizationError"), "{message}");
     assert!(message.contains("allow sns:Publish on the topic") && message.ends_with("(webhook got it)"), "{message}");
     assert_eq!(rig.posts("steady").len(), 1);
+
+    // A topic encrypted with a customer-managed key: SNS's KMS codes name the key and the fix.
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let denied = format!(
+        "User: arn:aws:sts::123456789012:assumed-role/ecs-plumbing-TaskAlertsFunctionRole-1A2B3C/ecs-plumbing-TaskAlertsFunction-4D5E6F is not authorized to perform: kms:GenerateDataKey on resource: {key} because no identity-based policy allows the kms:GenerateDataKey action (Service: AWSKMS; Status Code: 400; Error Code: AccessDeniedException; Request ID: 11e6d3bc-dcab-4eb7-906f-290af35a4f1d; Proxy: null)"
+    );
+    let cases = [
+        (None, "KMSAccessDenied", denied.clone(), format!("set the stack parameter AlertTopicKmsKeyArn to {key}")),
+        (
+            Some(key),
+            "KMSAccessDenied",
+            denied,
+            format!("AlertTopicKmsKeyArn grants this function's role kms:GenerateDataKey* and kms:Decrypt on {key}"),
+        ),
+        (None, "KMSDisabled", format!("{key} is disabled."), format!("KMS key {key} is disabled: enable it")),
+    ];
+    for (granted, code, said, fix) in cases {
+        rig.proxy.reset();
+        rig.proxy.add_rule(json!({"action": "sns:Publish", "status": 400, "code": code, "message": said}));
+        let mut env = vec![("ALERT_TOPIC_ARN", rig.topic_arn.as_str())];
+        env.extend(granted.map(|key| ("ALERT_TOPIC_KMS_KEY_ARN", key)));
+        let error = outcome(&rig.lambda(6, &env).invoke_json(&event("stopped-out-of-memory")));
+        assert_eq!(error["errorType"], "AlertNotDelivered", "{error}");
+        let message = error["errorMessage"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("SNS: sns:Publish failed with {code}: ")), "{message}");
+        assert!(message.contains(&fix) && message.ends_with("(1 attempt)"), "{granted:?} {code}: {message}");
+        assert!(!message.contains("allow sns:Publish") && !message.contains('\n'), "{message}");
+    }
+    assert_eq!(rig.proxy.calls().count("sns:Publish"), 1, "a key's refusal is not retried");
 }
 
 #[test]

@@ -30,6 +30,16 @@ fn line_numbers(text: &str) -> Vec<u32> {
         .collect()
 }
 
+/// ECS's later event for the same stopped task: a higher `detail.version`, a later `updatedAt`
+/// (AWS: "each time a resource changes state, this version is incremented").
+fn later(mut event: Value) -> Value {
+    let version = event["detail"]["version"].as_i64().unwrap_or(0);
+    event["detail"]["version"] = json!(version + 1);
+    event["detail"]["updatedAt"] = json!("2026-11-22T10:30:00.000Z");
+    event["id"] = json!(format!("{}-v{}", event["id"].as_str().unwrap_or_default(), version + 1));
+    event
+}
+
 fn status(invocation: &Invocation) -> String {
     outcome(invocation)["status"].as_str().unwrap_or_default().to_string()
 }
@@ -71,8 +81,24 @@ fn the_same_event_twice_or_at_the_same_time_alerts_once() {
     });
     statuses.sort();
     assert_eq!(statuses, ["duplicate", "sent"]);
-    assert_eq!(rig.sns_messages().len(), 2, "one SNS message per event");
-    assert_eq!(rig.posts("slack").len(), 2, "one webhook POST per event");
+
+    // A task stops once. ECS's first STOPPED event may lack the containers' exit codes and reasons
+    // (an app exit); its later one (a higher version) has them, and reads as out of memory, which
+    // is another storm: still one alert, the first.
+    let full = oom("worker", "6a7b8c9d0e1f42a3b4c5d6e7f8091a2b", "2026-11-22T10:10:00Z");
+    let mut first = full.clone();
+    for container in first["detail"]["containers"].as_array_mut().into_iter().flatten() {
+        let container = container.as_object_mut().expect("a container");
+        container.remove("exitCode");
+        container.remove("reason");
+    }
+    let answer = outcome(&two.invoke_json(&first));
+    assert_eq!(answer["status"], "sent", "{answer}");
+    assert_eq!(answer["category"], "app_exit", "{answer}");
+    let filled_in = later(full);
+    assert_eq!(status(&one.invoke_json(&filled_in)), "duplicate");
+    assert_eq!(rig.sns_messages().len(), 3, "one SNS message per task");
+    assert_eq!(rig.posts("slack").len(), 3, "one webhook POST per task");
 }
 
 #[test]
@@ -88,6 +114,12 @@ fn ten_failures_in_a_window_alert_once_and_the_next_says_how_many_were_held_back
     assert_eq!(statuses[0], "sent");
     assert!(statuses[1..].iter().all(|s| s == "suppressed"), "{statuses:?}");
     assert_eq!((rig.sns_messages().len(), rig.posts("slack").len()), (1, 1));
+    // ECS's later events for tasks already stopped (the one alerted, three held back) are neither
+    // alerts nor held-back stops.
+    for i in 0..4 {
+        let again = later(oom("api", &format!("{i:0>32}"), &format!("2026-11-22T10:00:{i:0>2}Z")));
+        assert_eq!(status(&lambda.invoke_json(&again)), "duplicate", "task {i}");
+    }
 
     // Only the passing of time closes a window.
     std::thread::sleep(Duration::from_millis(3200).saturating_sub(window_opened.elapsed()));
@@ -98,10 +130,14 @@ fn ten_failures_in_a_window_alert_once_and_the_next_says_how_many_were_held_back
     assert!(messages[1]["Message"].as_str().unwrap_or_default().contains(said), "{}", messages[1]["Message"]);
     let posts = rig.posts("slack");
     assert!(posts[1].body.contains(said), "{}", posts[1].body);
+    // In the next window too, a task held back in the last one stays stopped.
+    let again = later(oom("api", &format!("{:0>32}", 5), "2026-11-22T10:00:05Z"));
+    assert_eq!(status(&lambda.invoke_json(&again)), "duplicate");
+    assert_eq!((rig.sns_messages().len(), rig.posts("slack").len()), (2, 2));
     assert_eq!(
         rig.proxy.calls().count("dynamodb:UpdateItem"),
-        1 + 9 * 2 + 1,
-        "a claim per alert; claim and count per held-back stop"
+        (11 + 4 + 1) + 11 + 9,
+        "a task mark per event; a window claim tried per new stop; a count per held-back stop"
     );
 }
 

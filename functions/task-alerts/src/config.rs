@@ -7,6 +7,7 @@ use crate::diagnosis::Category;
 use crate::message::WebhookFormat;
 
 pub const TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const TOPIC_KMS_KEY_ARN: &str = "ALERT_TOPIC_KMS_KEY_ARN";
 pub const SNS_MESSAGE_FORMAT: &str = "SNS_MESSAGE_FORMAT";
 pub const WEBHOOK_SECRET_ARN: &str = "WEBHOOK_SECRET_ARN";
 pub const WEBHOOK_FORMAT: &str = "WEBHOOK_FORMAT";
@@ -27,6 +28,9 @@ const MAX_LOG_LINES: usize = 100;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub topic_arn: Option<String>,
+    /// The customer-managed key the stack's `AlertTopicKmsKeyArn` grants the role (to name it in
+    /// a failure's fix); `None`: not set.
+    pub topic_kms_key: Option<String>,
     pub sns_format: SnsFormat,
     /// The secret's ARN or name. Its value is the webhook URL, or JSON `{"url": …, "format": …}`.
     pub webhook_secret: Option<String>,
@@ -83,6 +87,15 @@ impl Config {
             return Err(bad(
                 TOPIC_ARN,
                 format!("is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>): `{arn}`"),
+            ));
+        }
+        let topic_kms_key = get(TOPIC_KMS_KEY_ARN);
+        if let Some(key) = &topic_kms_key
+            && crate::kms::key_arn_in(key) != Some(key.as_str())
+        {
+            return Err(bad(
+                TOPIC_KMS_KEY_ARN,
+                format!("is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; not an alias): `{key}`"),
             ));
         }
         let webhook_secret = get(WEBHOOK_SECRET_ARN);
@@ -148,6 +161,7 @@ impl Config {
         };
         Ok(Config {
             topic_arn,
+            topic_kms_key,
             sns_format,
             webhook_secret,
             webhook_format,
@@ -214,6 +228,7 @@ mod tests {
     use super::*;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ecs-alerts";
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecs-alerts/webhook-AbCdEf";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -223,7 +238,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = config(&[(TOPIC_ARN, TOPIC)]).unwrap();
-        assert_eq!(c.topic_arn.as_deref(), Some(TOPIC));
+        assert_eq!((c.topic_arn.as_deref(), c.topic_kms_key.as_deref()), (Some(TOPIC), None));
         assert_eq!((c.sns_format, c.webhook_secret.as_deref(), c.webhook_format), (SnsFormat::Text, None, None));
         assert_eq!(c.ignored, vec![Category::ScalingOrDeployment], "benign stops are not sent by default");
         assert!(c.clusters.is_empty() && c.watches("any"));
@@ -237,6 +252,7 @@ mod tests {
             (WEBHOOK_SECRET_ARN, "ecs-alerts/webhook"),
             (SNS_MESSAGE_FORMAT, "Amazon-Q"),
             (TOPIC_ARN, TOPIC),
+            (TOPIC_KMS_KEY_ARN, KEY),
             (WEBHOOK_FORMAT, "teams"),
             (IGNORE_CATEGORIES, " spot_interruption , scaling_or_deployment"),
             (CLUSTERS, "prod, arn:aws:ecs:us-east-1:123456789012:cluster/batch"),
@@ -247,7 +263,7 @@ mod tests {
             (LOG_LINES, "0"),
         ])
         .unwrap();
-        assert_eq!(c.sns_format, SnsFormat::AmazonQ);
+        assert_eq!((c.sns_format, c.topic_kms_key.as_deref()), (SnsFormat::AmazonQ, Some(KEY)));
         assert_eq!(c.webhook_format, Some(WebhookFormat::Teams));
         assert_eq!(c.ignored, vec![Category::SpotInterruption, Category::ScalingOrDeployment]);
         assert_eq!(c.clusters, vec!["prod", "batch"]);
@@ -270,6 +286,10 @@ mod tests {
             (&[(TOPIC_ARN, "ecs-alerts")], "ALERT_TOPIC_ARN is not an SNS topic ARN"),
             (&[(TOPIC_ARN, "arn:aws:sqs:us-east-1:123456789012:q")], "ALERT_TOPIC_ARN is not an SNS topic ARN"),
             (&[(WEBHOOK_SECRET_ARN, "https://hooks.slack.com/x")], "WEBHOOK_SECRET_ARN is neither"),
+            (
+                &[(TOPIC_ARN, TOPIC), (TOPIC_KMS_KEY_ARN, "arn:aws:kms:us-east-1:123456789012:alias/ecs-alerts")],
+                "ALERT_TOPIC_KMS_KEY_ARN is not a KMS key ARN",
+            ),
             (&[(TOPIC_ARN, TOPIC), (SNS_MESSAGE_FORMAT, "html")], "SNS_MESSAGE_FORMAT must be `text` or `amazon-q`"),
             (&[(TOPIC_ARN, TOPIC), (WEBHOOK_FORMAT, "irc")], "WEBHOOK_FORMAT is wrong: unknown webhook format \"irc\""),
             (&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "oom")], "IGNORE_CATEGORIES names an unknown category `oom`"),

@@ -7,6 +7,7 @@ use shared::aws::AwsFailure;
 use shared::retry::Last;
 
 use crate::config::{ConfigError, TOPIC_ARN, WEBHOOK_SECRET_ARN};
+use crate::kms::KmsProblem;
 use crate::webhook::{PostError, UnusableSecret};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +37,9 @@ impl fmt::Display for DestinationFailure {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    #[error("{}{}", .0, hint_for_sns(.0))]
-    Sns(AwsFailure),
+    /// `granted`: the key `AlertTopicKmsKeyArn` grants the role, if set.
+    #[error("{failure}{}", hint_for_sns(.failure, .topic, .granted.as_deref()))]
+    Sns { failure: AwsFailure, topic: String, granted: Option<String> },
     #[error("cannot read the webhook secret {secret}: {failure}{}", hint_for_secret(.failure))]
     SecretRead { secret: String, failure: AwsFailure },
     #[error(
@@ -48,13 +50,14 @@ pub enum DeliveryError {
     Post(PostError),
 }
 
-fn hint_for_sns(failure: &AwsFailure) -> String {
-    if failure.code_is("AuthorizationError") || failure.code.contains("AccessDenied") {
+fn hint_for_sns(failure: &AwsFailure, topic: &str, granted: Option<&str>) -> String {
+    // Before the AccessDenied below: `KMSAccessDenied` is about the key, not the topic.
+    if let Some(problem) = KmsProblem::of(failure) {
+        problem.hint(failure, topic, granted)
+    } else if failure.code_is("AuthorizationError") || failure.code.contains("AccessDenied") {
         "; allow sns:Publish on the topic for this function's role".into()
     } else if failure.code_is("NotFound") {
         format!("; check that {TOPIC_ARN} names an existing topic in this region")
-    } else if failure.code.starts_with("KMS") {
-        "; allow the function's role kms:GenerateDataKey and kms:Decrypt on the topic's key".into()
     } else {
         String::new()
     }

@@ -17,7 +17,7 @@ use crate::config::{Config, ConfigError, SnsFormat};
 use crate::error::{AlertError, DeliveryError, DestinationFailure};
 use crate::logs::{LogTail, Skipped};
 use crate::message::Alert;
-use crate::suppress::{Suppression, Verdict, event_key, storm_key};
+use crate::suppress::{Claim, Suppression, Verdict, storm_key, task_key};
 use crate::triage::{Triage, triage};
 use crate::webhook::Webhook;
 
@@ -90,34 +90,16 @@ impl Alerter {
         }
     }
 
-    /// Suppress it, or add the log lines and send it; if it cannot be delivered, release its claim
-    /// so Lambda's retry of this event is not taken for a duplicate.
-    async fn alert(&self, mut alert: Alert, event: &Value, deadline: Instant) -> Result<Value, AlertError> {
-        let mut claim = None;
-        if let Some(suppression) = &self.suppression {
-            let version = event.pointer("/detail/version").and_then(Value::as_i64);
-            let key = event_key(alert.task_arn.as_deref(), version);
-            let since =
-                alert.stopped_at.clone().or_else(|| event["time"].as_str().map(str::to_string)).unwrap_or_default();
-            match suppression.check(&alert, &key, &since).await {
-                Ok((Verdict::Duplicate, _)) => {
-                    info!(event = %key, "duplicate: this event was already handled");
-                    return Ok(json!({"status": "duplicate", "event": key}));
-                }
-                Ok((Verdict::Suppressed { count }, _)) => {
-                    info!(storm = %storm_key(&alert), count, "suppressed: the same failure alerted within the window");
-                    return Ok(json!({"status": "suppressed", "storm": storm_key(&alert), "count": count}));
-                }
-                Ok((Verdict::Send { suppressed, since }, claimed)) => {
-                    claim = claimed;
-                    if suppressed > 0 {
-                        alert = alert.with_suppressed(suppressed, since);
-                    }
-                }
-                // Better twice than never: send, unsuppressed.
-                Err(failure) => warn!(error = %failure, "suppression skipped: sending without it"),
-            }
-        }
+    /// Suppress it, or add the log lines and send it; if it cannot be delivered, undo what it took
+    /// in the suppression table so Lambda's retry of this event is neither a duplicate nor held back.
+    async fn alert(&self, alert: Alert, event: &Value, deadline: Instant) -> Result<Value, AlertError> {
+        let (mut alert, held) = match &self.suppression {
+            None => (alert, Held::default()),
+            Some(suppression) => match suppress(suppression, alert, event).await {
+                Decided::Send(alert, held) => (*alert, held),
+                Decided::Answer(answer) => return Ok(answer),
+            },
+        };
         match self.log_tail.fetch(&alert).await {
             Ok((stream, lines)) => alert = alert.with_log_tail(stream, lines),
             Err(Skipped::NotWanted) => {}
@@ -125,10 +107,9 @@ impl Alerter {
         }
         let sent = self.send(&alert, deadline).await;
         if sent.is_err()
-            && let (Some(suppression), Some(claim)) = (&self.suppression, &claim)
-            && let Err(failure) = suppression.release(claim).await
+            && let Some(suppression) = &self.suppression
         {
-            warn!(error = %failure, "could not release the suppression claim: a retry of this event may be taken for a duplicate");
+            held.release(suppression).await;
         }
         sent
     }
@@ -172,8 +153,11 @@ impl Alerter {
         let publish = |_budget| {
             let call = self.sns.publish().topic_arn(topic).subject(alert.sns_subject()).message(&message).send();
             async move {
-                let out =
-                    call.await.map_err(|e| retryable(AwsFailure::from_sdk("sns:Publish", &e), DeliveryError::Sns))?;
+                let out = call.await.map_err(|e| {
+                    let failure = AwsFailure::from_sdk("sns:Publish", &e);
+                    let granted = self.config.topic_kms_key.clone();
+                    retryable(failure, |failure| DeliveryError::Sns { failure, topic: topic.to_string(), granted })
+                })?;
                 Ok(out.message_id.unwrap_or_default())
             }
         };
@@ -231,6 +215,71 @@ impl Alerter {
         *cached = Some((webhook.clone(), Instant::now()));
         Ok(webhook)
     }
+}
+
+enum Decided {
+    /// Send it (saying how many similar stops were held back); undo `Held` if it is not delivered.
+    Send(Box<Alert>, Held),
+    /// Not sent: a duplicate, or held back. The invocation's answer.
+    Answer(Value),
+}
+
+/// What an alert took in the suppression table: the task's mark and the storm's window.
+#[derive(Default)]
+struct Held {
+    task: Option<String>,
+    claim: Option<Claim>,
+}
+
+impl Held {
+    async fn release(&self, suppression: &Suppression) {
+        if let Some(claim) = &self.claim
+            && let Err(failure) = suppression.release(claim).await
+        {
+            warn!(error = %failure, "could not reopen the storm's window: a retry of this event may be held back");
+        }
+        if let Some(task) = &self.task
+            && let Err(failure) = suppression.unmark(task).await
+        {
+            warn!(error = %failure, "could not unmark the task: a retry of this event may be taken for a duplicate");
+        }
+    }
+}
+
+/// Mark the task, then claim the storm's window or count the stop in it. A table that cannot be
+/// reached sends the alert anyway: better twice than never.
+async fn suppress(suppression: &Suppression, mut alert: Alert, event: &Value) -> Decided {
+    let mut held = Held::default();
+    // A task stops once: its first STOPPED event decides, whatever `detail.version` a later one has.
+    if let Some(task) = task_key(alert.task_arn.as_deref(), event["id"].as_str()) {
+        match suppression.mark(&task).await {
+            Ok(true) => held.task = Some(task),
+            Ok(false) => {
+                info!(task = %task, "duplicate: this task's stop was already handled");
+                return Decided::Answer(json!({"status": "duplicate", "task": task}));
+            }
+            Err(failure) => {
+                warn!(error = %failure, "suppression skipped: sending without it");
+                return Decided::Send(Box::new(alert), held);
+            }
+        }
+    }
+    let since = alert.stopped_at.clone().or_else(|| event["time"].as_str().map(str::to_string)).unwrap_or_default();
+    match suppression.check(&alert, &since).await {
+        Ok((Verdict::Suppressed { count }, _)) => {
+            let storm = storm_key(&alert);
+            info!(storm = %storm, count, "suppressed: the same failure alerted within the window");
+            return Decided::Answer(json!({"status": "suppressed", "storm": storm, "count": count}));
+        }
+        Ok((Verdict::Send { suppressed, since }, claim)) => {
+            held.claim = claim;
+            if suppressed > 0 {
+                alert = alert.with_suppressed(suppressed, since);
+            }
+        }
+        Err(failure) => warn!(error = %failure, "suppression skipped: sending without it"),
+    }
+    Decided::Send(Box::new(alert), held)
 }
 
 fn retryable(failure: AwsFailure, wrap: impl FnOnce(AwsFailure) -> DeliveryError) -> Failure<DeliveryError> {

@@ -9,6 +9,7 @@
 //! - [`config`]: the environment, read once. [`webhook`]: the secret's value and the POST.
 //! - [`suppress`]: duplicates and storms, decided by conditional writes to DynamoDB.
 //! - [`logs`]: the failed container's last `awslogs` lines.
+//! - [`kms`]: the KMS error codes of a publish to an encrypted topic, and their fix.
 //! - [`handler`]: the effects: publish and post at once, each retried until shortly before the deadline.
 //!
 //! The `explain-stop` binary runs [`diagnosis::diagnose`] on one JSON document from stdin.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod diagnosis;
 pub mod error;
 pub mod handler;
+pub mod kms;
 pub mod logs;
 pub mod message;
 pub mod suppress;

@@ -1,16 +1,29 @@
 //! Duplicates and storms, remembered in DynamoDB so every execution environment agrees.
 //!
-//! One item per (cluster, service or family, category), the "storm" key:
-//! - `window_start` (epoch seconds): when the last alert of this storm was sent;
-//! - `suppressed`, `since`: how many stops were held back since then, and the first one's time;
-//! - `seen`: the events (`taskArn#version`) of this window, so a duplicate is recognised;
-//! - `expires_at`: DynamoDB's TTL, a day after the window.
+//! Two kinds of item:
+//! - one per stopped task, `task#<taskArn>`: `handled` (epoch seconds) once an invocation took the
+//!   task on, and `expires_at` (DynamoDB's TTL) two days later, past EventBridge's day of retries
+//!   and Lambda's hour. A task stops once: every later event of it is a duplicate, whether
+//!   EventBridge delivered the same event again (the same `detail.version`) or ECS reported a later
+//!   change of the stopped task (a higher `detail.version`: "each time a resource changes state,
+//!   this version is incremented", and a container's stop is a state change of its own; Amazon ECS
+//!   Developer Guide, "Amazon ECS events" and "Amazon ECS task state change events",
+//!   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_cwe_events.html,
+//!   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). Such a later
+//!   event may even diagnose into another category, that is another storm: so the task, not the
+//!   storm, remembers it.
+//! - one per (cluster, service or family, category), the "storm" key: `window_start` (epoch
+//!   seconds), when the last alert of this storm was sent; `suppressed`, `since`: how many stops
+//!   were held back since then, and the first one's time; `expires_at`, a day after the window.
 //!
 //! Deciding takes conditional writes only, so two invocations at the same time cannot both send:
-//! 1. claim the window (the item is new, or its window is over and the event unseen) → send, and
-//!    say how many were suppressed before;
-//! 2. else count the event as suppressed (if unseen) → do not send;
-//! 3. else it is a duplicate → do not send.
+//! 1. mark the task (if unmarked) → else it is a duplicate: do not send;
+//! 2. claim the storm's window (the item is new, or its window is over) → send, and say how many
+//!    were suppressed before;
+//! 3. else count the stop as suppressed → do not send.
+//!
+//! If the alert then cannot be delivered, both are undone ([`Suppression::release`]), so that
+//! Lambda's retry of the event is neither a duplicate nor held back.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,16 +40,12 @@ pub enum Verdict {
     Send { suppressed: u64, since: Option<String> },
     /// Held back: the storm's window is still open. `count` so far in this window.
     Suppressed { count: u64 },
-    /// This very event was already handled.
-    Duplicate,
 }
 
-/// What a claim replaced, to put back if the alert then cannot be delivered (so Lambda's retry of
-/// the same event is not taken for a duplicate).
+/// What a window claim replaced, to put back if the alert then cannot be delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub storm: String,
-    pub event: String,
     pub suppressed: u64,
     pub since: Option<String>,
 }
@@ -49,20 +58,59 @@ pub struct Suppression {
 
 const ACTION: &str = "dynamodb:UpdateItem";
 const DAY: u64 = 86_400;
+/// How long a task's mark lives: longer than EventBridge retries an event (a day, the stack's
+/// `MaximumEventAgeInSeconds`) plus Lambda's own retries (an hour).
+const TASK_MARK_TTL: u64 = 2 * DAY;
 
 impl Suppression {
     pub fn new(client: Client, table: String, window: Duration) -> Self {
         Suppression { client, table, window }
     }
 
-    /// `since` is this stop's time, kept if it turns out to be the first one held back.
-    pub async fn check(&self, alert: &Alert, event: &str, since: &str) -> Result<(Verdict, Option<Claim>), AwsFailure> {
+    /// Mark the task as handled: `false` if it already was (a duplicate).
+    pub async fn mark(&self, task: &str) -> Result<bool, AwsFailure> {
+        let now = epoch_seconds();
+        let mark = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(task.to_string()))
+            .update_expression("SET handled = :now, expires_at = :ttl")
+            .condition_expression("attribute_not_exists(handled)")
+            .expression_attribute_values(":now", number(now))
+            .expression_attribute_values(":ttl", number(now + TASK_MARK_TTL))
+            .send()
+            .await;
+        match mark {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let failure = AwsFailure::from_sdk(ACTION, &e);
+                if failure.code_is("ConditionalCheckFailedException") { Ok(false) } else { Err(failure) }
+            }
+        }
+    }
+
+    /// Forget the mark, so that Lambda's retry of an alert that was not delivered is not a duplicate.
+    pub async fn unmark(&self, task: &str) -> Result<(), AwsFailure> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(task.to_string()))
+            .update_expression("REMOVE handled")
+            .send()
+            .await
+            .map_err(AwsFailure::of(ACTION))?;
+        Ok(())
+    }
+
+    /// Claim the storm's window or count the stop in it. `since` is this stop's time, kept if it
+    /// turns out to be the first one held back.
+    pub async fn check(&self, alert: &Alert, since: &str) -> Result<(Verdict, Option<Claim>), AwsFailure> {
         let storm = storm_key(alert);
         let now = epoch_seconds();
         let values = |pairs: &[(&str, AttributeValue)]| -> HashMap<String, AttributeValue> {
             pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
         };
-        let seen = AttributeValue::Ss(vec![event.to_string()]);
         let ttl = number(now + self.window.as_secs() + DAY);
 
         let claim = self
@@ -70,19 +118,14 @@ impl Suppression {
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(storm.clone()))
-            .update_expression(
-                "SET window_start = :now, suppressed = :zero, seen = :seen, expires_at = :ttl REMOVE since",
-            )
-            .condition_expression(
-                "attribute_not_exists(pk) OR (window_start <= :cutoff AND NOT contains(seen, :event))",
-            )
+            // `seen`: the events of a window, as items written before tasks were marked kept them.
+            .update_expression("SET window_start = :now, suppressed = :zero, expires_at = :ttl REMOVE since, seen")
+            .condition_expression("attribute_not_exists(pk) OR window_start <= :cutoff")
             .set_expression_attribute_values(Some(values(&[
                 (":now", number(now)),
                 (":zero", number(0)),
-                (":seen", seen.clone()),
                 (":ttl", ttl.clone()),
                 (":cutoff", number(now.saturating_sub(self.window.as_secs()))),
-                (":event", AttributeValue::S(event.to_string())),
             ])))
             .return_values(ReturnValue::AllOld)
             .send()
@@ -92,7 +135,7 @@ impl Suppression {
                 let old = out.attributes.unwrap_or_default();
                 let suppressed = old.get("suppressed").and_then(as_number).unwrap_or(0);
                 let since = old.get("since").and_then(|v| v.as_s().ok()).cloned();
-                let claim = Claim { storm, event: event.to_string(), suppressed, since: since.clone() };
+                let claim = Claim { storm, suppressed, since: since.clone() };
                 return Ok((Verdict::Send { suppressed, since }, Some(claim)));
             }
             Err(e) => {
@@ -103,54 +146,37 @@ impl Suppression {
             }
         }
 
+        // The window is open. (Its item cannot have expired since: that is a day after the window.)
         let count = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(storm))
-            .update_expression(
-                "ADD suppressed :one, seen :seen SET since = if_not_exists(since, :since), expires_at = :ttl",
-            )
-            .condition_expression("attribute_exists(pk) AND NOT contains(seen, :event)")
+            .update_expression("ADD suppressed :one SET since = if_not_exists(since, :since), expires_at = :ttl")
+            .condition_expression("attribute_exists(window_start)")
             .set_expression_attribute_values(Some(values(&[
                 (":one", number(1)),
-                (":seen", seen),
                 (":since", AttributeValue::S(since.to_string())),
                 (":ttl", ttl),
-                (":event", AttributeValue::S(event.to_string())),
             ])))
             .return_values(ReturnValue::UpdatedNew)
             .send()
-            .await;
-        match count {
-            Ok(out) => {
-                let count = out.attributes.unwrap_or_default().get("suppressed").and_then(as_number).unwrap_or(1);
-                Ok((Verdict::Suppressed { count }, None))
-            }
-            Err(e) => {
-                let failure = AwsFailure::from_sdk(ACTION, &e);
-                if failure.code_is("ConditionalCheckFailedException") {
-                    Ok((Verdict::Duplicate, None))
-                } else {
-                    Err(failure)
-                }
-            }
-        }
+            .await
+            .map_err(AwsFailure::of(ACTION))?;
+        let count = count.attributes.unwrap_or_default().get("suppressed").and_then(as_number).unwrap_or(1);
+        Ok((Verdict::Suppressed { count }, None))
     }
 
-    /// Undo a claim whose alert was not delivered: reopen the window, restore the count, forget the event.
+    /// Undo a claim whose alert was not delivered: reopen the window and restore the count.
     pub async fn release(&self, claim: &Claim) -> Result<(), AwsFailure> {
-        let mut values = HashMap::from([
-            (":zero".to_string(), number(0)),
-            (":count".to_string(), number(claim.suppressed)),
-            (":seen".to_string(), AttributeValue::Ss(vec![claim.event.clone()])),
-        ]);
+        let mut values =
+            HashMap::from([(":zero".to_string(), number(0)), (":count".to_string(), number(claim.suppressed))]);
         let expression = match &claim.since {
             Some(since) => {
                 values.insert(":since".into(), AttributeValue::S(since.clone()));
-                "SET window_start = :zero, suppressed = :count, since = :since DELETE seen :seen"
+                "SET window_start = :zero, suppressed = :count, since = :since"
             }
-            None => "SET window_start = :zero, suppressed = :count DELETE seen :seen",
+            None => "SET window_start = :zero, suppressed = :count",
         };
         self.client
             .update_item()
@@ -170,9 +196,16 @@ pub fn storm_key(alert: &Alert) -> String {
     format!("{}/{}/{}", alert.cluster, alert.service_or_family(), alert.category.id())
 }
 
-/// `<taskArn>#<version>`: one event. Without a version (old events), the task's stop is the event.
-pub fn event_key(task_arn: Option<&str>, version: Option<i64>) -> String {
-    format!("{}#{}", task_arn.unwrap_or("unknown-task"), version.map_or("stopped".to_string(), |v| v.to_string()))
+/// `task#<taskArn>`: the item that says a task's stop was handled, whichever of its events came
+/// first (`#` is in no cluster name, so it cannot be a storm's key). Without a task ARN, the
+/// EventBridge event's `id` (the same in each delivery of one event); without either, `None`: no
+/// duplicate can be recognised.
+pub fn task_key(task_arn: Option<&str>, event_id: Option<&str>) -> Option<String> {
+    match (task_arn.filter(|a| !a.is_empty()), event_id.filter(|i| !i.is_empty())) {
+        (Some(arn), _) => Some(format!("task#{arn}")),
+        (None, Some(id)) => Some(format!("event#{id}")),
+        (None, None) => None,
+    }
 }
 
 fn number(n: u64) -> AttributeValue {
@@ -192,9 +225,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys() {
+    fn a_task_is_its_arn_whatever_the_version() {
         let arn = "arn:aws:ecs:us-east-1:123456789012:task/prod/5f6c1a2b3d4e4f5a8b9c0d1e2f3a4b5c";
-        assert_eq!(event_key(Some(arn), Some(6)), format!("{arn}#6"));
-        assert_eq!(event_key(Some(arn), None), format!("{arn}#stopped"));
+        let id = "0d7f6c2e-3b1a-4c5d-9e8f-7a6b5c4d3e2f";
+        assert_eq!(task_key(Some(arn), Some(id)), Some(format!("task#{arn}")));
+        assert_eq!(task_key(Some(arn), None), Some(format!("task#{arn}")));
+        assert_eq!(task_key(None, Some(id)), Some(format!("event#{id}")));
+        assert_eq!(task_key(Some(""), Some(id)), Some(format!("event#{id}")));
+        assert_eq!(task_key(None, None), None);
     }
 }
