@@ -58,8 +58,13 @@ lint:
 unit:
 	$(CARGO) test --workspace --lib --bins
 
+# Then IAM as AWS enforces it: every AWS call the tests saw each function make (recorded by the
+# proxy under target/iam-calls/, cleared first) must be allowed by its role in template.yaml.
 test: venv build artifacts template
+	rm -rf target/iam-calls
+	$(VENV)/bin/python tests/harness/check_iam.py --self-test
 	$(CARGO) test --workspace --all-targets
+	$(VENV)/bin/python tests/harness/check_iam.py --require-all template.yaml target/iam-calls
 
 demo: venv build
 	@$(CARGO) run --quiet -p harness --bin demo

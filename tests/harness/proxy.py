@@ -1,6 +1,6 @@
 """A request-counting, fault-injecting HTTP proxy between the functions and moto.
 
-    python proxy.py --upstream http://127.0.0.1:5000 [--port 0]
+    python proxy.py --upstream http://127.0.0.1:5000 [--port 0] [--record DIR --function NAME]
 
 Prints `LISTENING <port>` once it listens (port 0: the OS picks one).
 
@@ -11,7 +11,8 @@ Control paths:
 - GET  /__proxy/health      readiness
 - GET  /__proxy/calls       {"counts": {"sqs:ListQueues": 1}, "calls": [{"action", "status", "injected", "time"}]}
 - POST /__proxy/rules       add a rule (JSON below); rules are tried in order, first match wins
-- POST /__proxy/reset       forget calls and rules
+- POST /__proxy/reset       forget calls, rules and realism
+- POST /__proxy/realism     turn on rules of AWS behaviour moto lacks (see realism.py); off by default
 A rule: {"action": "ec2:CreateRoute" or "*", "times": 2 (omit for always), "skip": 1 (let the
          first N matching calls through),
          "status": 400, "code": "RouteAlreadyExists", "message": "...",   -> an AWS error reply
@@ -32,10 +33,14 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import iam_calls
+from realism import Realism, query_params
+
 _lock = threading.Lock()
 _calls = []
 _rules = []
 UPSTREAM = None  # (host, port)
+_realism = Realism()
 
 # Hop-by-hop headers are the proxy's own business.
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
@@ -57,6 +62,11 @@ def action_of(method, path, headers, body):
         if "Action" in params:
             return f"{service}:{params['Action'][0]}"
     return f"{service}:{method} {urlsplit(path).path}"
+
+
+def region_of(headers):
+    scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", headers.get("Authorization", ""))
+    return scope.group(1) if scope else "us-east-1"
 
 
 def error_reply(service, headers, code, message):
@@ -106,6 +116,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _reply(self, status, body, headers):
+        iam_calls.reply(self, status, body)  # --record: learns from AWS answers (AssumeRole keys)
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -132,6 +143,10 @@ class Handler(BaseHTTPRequestHandler):
             with _lock:
                 _calls.clear()
                 _rules.clear()
+            _realism.reset()
+            return self._reply(200, b"{}", {"Content-Type": "application/json"})
+        if path == "/__proxy/realism" and self.command == "POST":
+            _realism.configure(json.loads(body))
             return self._reply(200, b"{}", {"Content-Type": "application/json"})
         return self._reply(404, b"{}", {"Content-Type": "application/json"})
 
@@ -141,6 +156,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/__proxy/"):
             return self._control(body)
         action = action_of(self.command, self.path, self.headers, body)
+        iam_calls.request(self, action, body)  # --record: what IAM would be asked (see iam_calls.py)
         rule = take_rule(action)
         call = {"action": action, "injected": bool(rule), "time": time.time()}
         with _lock:
@@ -154,6 +170,13 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
+        region = region_of(self.headers)
+        params = query_params(urlsplit(self.path).query, body) if not self.headers.get("X-Amz-Target") else {}
+        if not (rule and rule.get("status")):
+            realistic = _realism.before(action, region, params)
+            if realistic:
+                rule = {"status": realistic[0], "code": realistic[1], "message": realistic[2]}
+                call["realism"] = realistic[1]
         if rule and rule.get("status"):
             service = action.split(":", 1)[0]
             out, headers = error_reply(service, self.headers, rule.get("code", "InternalError"), rule.get("message", "injected by the test proxy"))
@@ -164,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             upstream.request(self.command, self.path, body=body, headers=headers)
             reply = upstream.getresponse()
-            out = reply.read()
+            out = _realism.after(action, region, params, reply.status, reply.read())
             call["status"] = reply.status
             headers = {k: v for k, v in reply.getheaders() if k.lower() not in HOP | {"content-length"}}
             self._reply(reply.status, out, headers)
@@ -179,7 +202,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--upstream", required=True)
+    parser.add_argument("--record", help="directory for the IAM facts of each call (iam_calls.py)")
+    parser.add_argument("--function", help="whose calls these are, with --record")
     args = parser.parse_args()
+    iam_calls.configure(args.record, args.function)
     up = urlsplit(args.upstream)
     UPSTREAM = (up.hostname, up.port or 80)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

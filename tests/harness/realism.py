@@ -1,14 +1,14 @@
 """AWS behaviour that moto lacks, reproduced by the proxy: off until a test turns a rule on.
 
-    POST /__proxy/realism  {"new_pcx_not_found": 3, "accepter_lag": 3, "empty_cidrs": 1,
+    POST /__proxy/realism  {"new_pcx_not_found": 3, "accepter_lag": 3, "empty_cidrs": 1, "propagated": {…},
                             "new_rule_not_found": 2, "just_created": ["pcx-…"],
                             "assume_role_denied": {"arn:aws:iam::222222222222:role/peering": 6}}
 
 Each rule, with its source:
 - new_pcx_not_found N: eventual consistency after a create. A connection that
   CreateVpcPeeringConnection just returned answers `InvalidVpcPeeringConnectionID.NotFound` to the
-  first N DescribeVpcPeeringConnections / AcceptVpcPeeringConnection / DeleteVpcPeeringConnection
-  calls naming it, in each region (terraform-provider-aws #30423, botocore #1114,
+  first N DescribeVpcPeeringConnections, the first N AcceptVpcPeeringConnection and the first N
+  DeleteVpcPeeringConnection calls naming it, in each region (terraform-provider-aws #30423, botocore #1114,
   giantswarm/aws-operator #473; the EC2 API reference, "Eventual consistency in the Amazon EC2 API":
   "you might get a resource not found error" right after creating it). `just_created` names
   connections the test made itself (the other account's request, in accept mode) for this rule.
@@ -24,6 +24,10 @@ Each rule, with its source:
   left out of the first N DescribeSecurityGroupRules answers and answers
   `InvalidSecurityGroupRuleId.NotFound` to the first N Revoke… calls naming it (the same
   eventual-consistency page).
+- propagated {"rtb-…": [["10.2.0.0/16", "vgw-…"]]}: routes a virtual private gateway propagates
+  (`Origin: EnableVgwRoutePropagation`), which moto cannot make, shown in DescribeRouteTables
+  answers for that table; AWS accepts a static route to the same destination and prefers it
+  (VPC user guide, "Route priority": "static routes take priority over propagated routes").
 - assume_role_denied {arn: seconds}: IAM propagation. sts:AssumeRole of that role answers
   `AccessDenied` for that many seconds from when the test set the rule (IAM user guide,
   "Changes that I make are not always immediately visible": a role just made or trusted).
@@ -47,7 +51,7 @@ class Realism:
             self.config = {}
             self.denied_until = {}
             self.requester_region = {}  # pcx -> region of its CreateVpcPeeringConnection
-            self.not_found_left = {}  # (pcx, region) -> calls left that answer NotFound
+            self.not_found_left = {}  # (pcx, region, action) -> calls left that answer NotFound
             self.empty_left = {}  # (pcx, region) -> describes left without CIDRs
             self.lag_left = {}  # (pcx, region) -> describes left that read provisioning
             self.new_rules = {}  # sgr id -> [describes left, revokes left]
@@ -72,7 +76,7 @@ class Realism:
                     return 403, "AccessDenied", f"User: arn:aws:sts::123456789012:assumed-role/function is not authorized to perform: sts:AssumeRole on resource: {arn}"
             if action in ("ec2:DescribeVpcPeeringConnections", "ec2:AcceptVpcPeeringConnection", "ec2:DeleteVpcPeeringConnection"):
                 for pcx in pcx_ids(params):
-                    if self._take(self.not_found_left, (pcx, region), self.config.get("new_pcx_not_found", 0), pcx in self.requester_region):
+                    if self._take(self.not_found_left, (pcx, region, action), self.config.get("new_pcx_not_found", 0), pcx in self.requester_region):
                         return 400, NOT_FOUND_PCX, f"The vpcPeeringConnection ID '{pcx}' does not exist"
             if action == "ec2:ModifyVpcPeeringConnectionOptions":
                 pcx = first(params, "VpcPeeringConnectionId")
@@ -136,6 +140,16 @@ class Realism:
                     for rule in re.findall(r"<securityGroupRuleId>(sgr-[0-9a-f]+)</securityGroupRuleId>", text):
                         self.new_rules[rule] = [n, n]
                 return body
+            if action == "ec2:DescribeRouteTables" and self.config.get("propagated"):
+                def propagate(item):
+                    table = re.search(r"<routeTableId>(rtb-[0-9a-f]+)</routeTableId>", item)
+                    routes = self.config["propagated"].get(table.group(1), []) if table else []
+                    added = "".join(
+                        f"<item><destinationCidrBlock>{cidr}</destinationCidrBlock><gatewayId>{vgw}</gatewayId>"
+                        f"<origin>EnableVgwRoutePropagation</origin><state>active</state></item>"
+                        for cidr, vgw in routes)
+                    return item.replace("<routeSet>", "<routeSet>" + added, 1)
+                return rewrite_items(text, "routeTableSet", propagate).encode()
             if action == "ec2:DescribeSecurityGroupRules":
                 def hide(item):
                     for rule, left in self.new_rules.items():

@@ -25,7 +25,7 @@ pub struct AlertsRig {
 impl AlertsRig {
     pub fn start() -> Self {
         let moto = Moto::start();
-        let proxy = Proxy::start(&moto.url());
+        let proxy = Proxy::start_for(&moto.url(), "task-alerts");
         let aws = Aws::new(&moto.url());
         let (sns_inbox, chat) = (Receiver::start(), Receiver::start());
         let sns = aws.sns();

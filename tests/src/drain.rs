@@ -29,7 +29,7 @@ pub struct Instance {
 impl DrainRig {
     pub fn start() -> Self {
         let moto = Moto::start();
-        let proxy = Proxy::start(&moto.url());
+        let proxy = Proxy::start_for(&moto.url(), "lifecycle-drain");
         let aws = Aws::new(&moto.url());
         // Tasks stay where the test puts them: moto otherwise advances a task one state per describe.
         let pin = json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}});
@@ -109,6 +109,19 @@ impl DrainRig {
             let stop = self.aws.ecs().stop_task().cluster(CLUSTER).task(task).reason("Task stopped by the test");
             self.aws.block_on(stop.send()).expect("StopTask");
         }
+    }
+
+    /// Real ECS's part moto lacks: the instance still REGISTERING (its trunk ENI being attached).
+    pub fn set_registering(&self, instance: &Instance) {
+        let on = instance.container_instance.as_deref().expect("a container instance");
+        self.moto.set_container_instance(on, Some("REGISTERING"), None);
+    }
+
+    /// Real ECS's part moto lacks: the instance's agent disconnected (impaired), so the tasks
+    /// [`stop`](Self::stop) asks to stop keep their `lastStatus`.
+    pub fn disconnect_agent(&self, instance: &Instance) {
+        let on = instance.container_instance.as_deref().expect("a container instance");
+        self.moto.set_container_instance(on, None, Some(false));
     }
 
     pub fn instance_status(&self, instance: &Instance) -> String {

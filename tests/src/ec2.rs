@@ -75,6 +75,13 @@ pub fn routes(aws: &Aws, ec2: &Ec2, table: &str) -> Vec<(String, String)> {
     all
 }
 
+/// The proxy's AWS-realism rules for peering (see `tests/harness/realism.py`): a new connection
+/// reads NotFound twice per action and region, the accepter's region lags two describes behind,
+/// and the first describe in each region carries no CIDR blocks.
+pub fn peering_realism() -> serde_json::Value {
+    serde_json::json!({"new_pcx_not_found": 2, "accepter_lag": 2, "empty_cidrs": 1})
+}
+
 /// (status, requester DNS, accepter DNS) of a connection, as `ec2` sees it.
 pub fn connection(aws: &Aws, ec2: &Ec2, id: &str) -> (String, bool, bool) {
     let out = aws.block_on(ec2.describe_vpc_peering_connections().vpc_peering_connection_ids(id).send()).unwrap();

@@ -58,7 +58,7 @@ impl Rig {
     /// The same, with `env` added to the function's environment.
     pub fn start_with(function: &str, timeout_secs: u32, env: &[(&str, &str)]) -> Self {
         let moto = Moto::start();
-        let proxy = Proxy::start(&moto.url());
+        let proxy = Proxy::start_for(&moto.url(), function);
         let receiver = Receiver::start();
         let endpoint = proxy.url();
         let mut all = vec![("AWS_ENDPOINT_URL", endpoint.as_str())];

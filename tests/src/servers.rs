@@ -79,6 +79,19 @@ impl Moto {
     pub fn lifecycle_actions(&self) -> Value {
         get_json(&format!("{}/moto-api/lifecycle/actions", self.url()))
     }
+
+    /// Put a container instance where real ECS can and moto never does: `status` (`REGISTERING`)
+    /// and/or `agentConnected` (false: StopTask there no longer reaches `lastStatus` STOPPED).
+    pub fn set_container_instance(&self, arn: &str, status: Option<&str>, agent_connected: Option<bool>) {
+        let mut body = serde_json::json!({"containerInstanceArn": arn});
+        if let Some(status) = status {
+            body["status"] = status.into();
+        }
+        if let Some(connected) = agent_connected {
+            body["agentConnected"] = connected.into();
+        }
+        post_json(&format!("{}/moto-api/ecs/container-instance", self.url()), &body);
+    }
 }
 
 /// One AWS call seen by the proxy.
@@ -112,10 +125,28 @@ pub struct Proxy {
     pub port: u16,
 }
 
+/// Where proxies started with [`Proxy::start_for`] record the IAM facts of each AWS call, one file
+/// per proxy (`<function>-<pid>.jsonl`); `make test` clears it first and checks it last against
+/// template.yaml (`tests/harness/check_iam.py`).
+const IAM_CALLS_DIR: &str = "target/iam-calls";
+
 impl Proxy {
+    /// A proxy that records nothing for the IAM check (proxy tests, cr-probe, the demo, the bench).
     pub fn start(upstream: &str) -> Self {
-        let (process, port) =
-            start_script("proxy", "proxy.py", &["--upstream".into(), upstream.into()], "/__proxy/health");
+        Self::launch(upstream, &[])
+    }
+
+    /// A proxy in front of `function`'s calls only (the name its template resource builds:
+    /// `vpc-peering` …), recording what IAM would be asked for each under `target/iam-calls/`.
+    pub fn start_for(upstream: &str, function: &str) -> Self {
+        let dir = repo_root().join(IAM_CALLS_DIR).display().to_string();
+        Self::launch(upstream, &["--record".into(), dir, "--function".into(), function.into()])
+    }
+
+    fn launch(upstream: &str, extra: &[String]) -> Self {
+        let mut args = vec!["--upstream".to_string(), upstream.to_string()];
+        args.extend_from_slice(extra);
+        let (process, port) = start_script("proxy", "proxy.py", &args, "/__proxy/health");
         Self { process, port }
     }
 
@@ -135,6 +166,12 @@ impl Proxy {
 
     pub fn reset(&self) {
         post_json(&format!("{}/__proxy/reset", self.url()), &Value::Null);
+    }
+
+    /// Turn on rules of AWS behaviour that moto lacks (see `tests/harness/realism.py`), e.g.
+    /// `{"new_pcx_not_found": 3, "accepter_lag": 3}`. `reset` turns them off.
+    pub fn realism(&self, rules: Value) {
+        post_json(&format!("{}/__proxy/realism", self.url()), &rules);
     }
 }
 

@@ -1,7 +1,7 @@
 //! `Custom::VpcPeering` end to end: the built function in the Lambda emulator, moto behind the
 //! counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
-use harness::ec2::{connection, route_to_gateway, routes, table, vpc};
+use harness::ec2::{connection, peering_realism, route_to_gateway, routes, table, vpc};
 use harness::{Aws, Rig};
 use serde_json::{Value, json};
 
@@ -17,9 +17,29 @@ fn via(cidrs: &[&str], target: &str) -> Vec<(String, String)> {
     v
 }
 
+/// Forget the calls counted so far; under realism, turn its rules on again (a reset clears them).
+fn reset(w: &Rig, realism: bool) {
+    w.proxy.reset();
+    if realism {
+        w.proxy.realism(peering_realism());
+    }
+}
+
 #[test]
 fn same_account_same_region_create_update_delete() {
+    same_account_crud(false);
+}
+
+/// The same, with EC2's eventual consistency as AWS has it (a new connection reads NotFound, its
+/// CIDR blocks missing from the first describe).
+#[test]
+fn same_account_same_region_create_update_delete_under_aws_realism() {
+    same_account_crud(true);
+}
+
+fn same_account_crud(realism: bool) {
     let w = world();
+    reset(&w, realism);
     let ec2 = w.aws.ec2("us-east-1");
     let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &["10.1.0.0/16"], true);
     let peer = vpc(&w.aws, &ec2, "10.2.0.0/16", &["100.64.0.0/16"], true);
@@ -48,13 +68,13 @@ fn same_account_same_region_create_update_delete() {
     assert_eq!(routes(&w.aws, &ec2, &p), via(&local_cidrs, &pcx));
 
     // The same Create again (a retried deployment): the same answer, reads only.
-    w.proxy.reset();
+    reset(&w, realism);
     let again = w.send("create-again", "create.same-account", &properties, None, None);
     assert_eq!((again["Status"].as_str(), again["PhysicalResourceId"].as_str()), (Some("SUCCESS"), Some(pcx.as_str())));
     assert_eq!(w.writes(), Vec::<String>::new(), "a repeated Create changes nothing");
 
     // Update that drops table b: only our routes there go.
-    w.proxy.reset();
+    reset(&w, realism);
     let mut fewer = properties.clone();
     fewer["RouteTableIds"] = json!([a]);
     let body = w.send("drop-table", "update.add-table", &fewer, Some(&pcx), Some(&properties));
@@ -65,7 +85,7 @@ fn same_account_same_region_create_update_delete() {
     assert_eq!(w.writes(), ["ec2:DeleteRoute", "ec2:DeleteRoute"]);
 
     // The same Update again: reads only.
-    w.proxy.reset();
+    reset(&w, realism);
     let body = w.send("drop-table-again", "update.add-table", &fewer, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(w.writes(), Vec::<String>::new(), "a repeated Update changes nothing");
@@ -129,7 +149,20 @@ fn overlapping_cidrs_fail_before_anything_is_created() {
 
 #[test]
 fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides() {
+    cross_region_and_cross_account(false);
+}
+
+/// The same under realism: the connection reads NotFound at first in both regions, the accepter's
+/// region reads it provisioning after the accept (refusing its DNS option and routes meanwhile),
+/// and the peer role is denied for its first 3 s (IAM propagation).
+#[test]
+fn cross_region_and_cross_account_under_aws_realism_end_active_with_routes_and_dns_on_both_sides() {
+    cross_region_and_cross_account(true);
+}
+
+fn cross_region_and_cross_account(realism: bool) {
     let w = world();
+    reset(&w, realism);
     let ec2 = w.aws.ec2("us-east-1");
     let peer_account = w.aws.as_account(PEER_ACCOUNT);
     // (case, peer account's view, extra properties)
@@ -156,6 +189,9 @@ fn cross_region_and_cross_account_end_active_with_routes_and_dns_on_both_sides()
         let mut properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": [a], "PeerRouteTableIds": [p], "ExcludeCidrs": [shared_block]});
         for (k, v) in extra.as_object().unwrap() {
             properties[k] = v.clone();
+        }
+        if realism && let Some(role) = properties["PeerRoleArn"].as_str() {
+            w.proxy.realism(json!({"assume_role_denied": {role: 3}}));
         }
         let body = w.send(&format!("cross-{i}"), "create.cross-account", &properties, None, None);
         assert_eq!(body["Status"], "SUCCESS", "{case}: {body}");
@@ -200,6 +236,17 @@ fn a_new_peer_is_a_new_connection_and_the_old_delete_removes_only_the_old() {
 
 #[test]
 fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
+    accept_mode(false);
+}
+
+/// The same under realism: the other side's connection, just made, reads NotFound to the first
+/// describes and accepts, and its CIDR blocks are missing from the first describe.
+#[test]
+fn accept_mode_under_aws_realism_accepts_and_routes_every_requester_block() {
+    accept_mode(true);
+}
+
+fn accept_mode(realism: bool) {
     let w = world();
     let ec2 = w.aws.ec2("us-east-1");
     let requester = w.aws.as_account(PEER_ACCOUNT);
@@ -218,6 +265,11 @@ fn accept_mode_accepts_routes_and_never_deletes_the_connection() {
     );
     let pcx = requested.unwrap().vpc_peering_connection().unwrap().vpc_peering_connection_id().unwrap().to_string();
     let properties = json!({"VpcId": local.id, "PeerVpcId": theirs.id, "PeerOwnerId": PEER_ACCOUNT, "PeeringConnectionId": pcx, "RouteTableIds": [a]});
+    if realism {
+        let mut rules = peering_realism();
+        rules["just_created"] = json!([pcx]);
+        w.proxy.realism(rules);
+    }
 
     let body = w.send("accept", "create.accept", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");

@@ -289,9 +289,9 @@ impl VpcPeering {
             Ok(outcome) => Ok(outcome),
             Err(cause) if created && matches!(mode, Mode::Create) => {
                 let cleanup = match self.undo(ctx, &local, &routes, &id).await {
-                    Ok(true) => format!("rolled back: removed its routes and deleted {id}"),
-                    Ok(false) => format!(
-                        "rollback incomplete: {id} was not yet visible to delete; CloudFormation's Delete of {id} (this answer's id) removes it"
+                    Ok(()) => format!("rolled back: removed its routes and deleted {id}"),
+                    Err(PeeringError::NotReadyInTime { what, waited_secs }) => format!(
+                        "rollback incomplete: {what} after {waited_secs} s; CloudFormation's Delete of {id} (this answer's id) removes it"
                     ),
                     Err(e) => format!("rollback incomplete, {id} and its routes may remain: {e}"),
                 };
@@ -406,15 +406,14 @@ impl VpcPeering {
         Ok(connection)
     }
 
-    /// Undo a Create: its routes, then the connection it made. `Ok(false)` when the connection
-    /// was still not visible to delete when the time ran out.
+    /// Undo a Create: its routes, then the connection it made.
     async fn undo(
         &self,
         ctx: &RequestContext,
         local: &Side,
         routes: &[SideRoutes<'_>],
         id: &str,
-    ) -> Result<bool, PeeringError> {
+    ) -> Result<(), PeeringError> {
         for side in routes {
             remove_routes(ctx, side.side, &side.managed, id).await?;
         }
@@ -563,12 +562,10 @@ impl CustomResource for VpcPeering {
             && let Some(c) = local.connection(&id).await?.filter(|c| !c.is_gone())
         {
             ctx.step(format!("deleting {id}"));
-            // Still being set up (`InvalidStateTransition`): wait and try again.
-            if local.delete_connection(&c.id).await? == Deletion::NotYet && !delete_made(ctx, &local, &id).await? {
-                return Err(PeeringError::NotReadyInTime {
-                    what: format!("peering connection {id} is still {} and cannot be deleted yet", c.status),
-                    waited_secs: 0,
-                });
+            // Still being set up (`InvalidStateTransition`), or NotFound although the describe
+            // just showed it (eventual consistency): wait and try again.
+            if local.delete_connection(&c.id).await? != Deletion::Deleted {
+                delete_made(ctx, &local, &id).await?;
             }
         }
         Ok(())

@@ -205,18 +205,17 @@ pub async fn set_dns(
     Ok(())
 }
 
-/// Delete a connection this invocation made, waiting while EC2 does not show it yet or it is
-/// still being set up. `Ok(false)`: the time ran out with the connection still there.
-pub async fn delete_made(ctx: &RequestContext, side: &Side, id: &str) -> Result<bool, PeeringError> {
+/// Delete a connection, waiting while EC2 does not show it yet (just made, or just described:
+/// eventual consistency) or it is still being set up (`InvalidStateTransition`). Gives up with
+/// [`PeeringError::NotReadyInTime`] just before the deadline guard.
+pub async fn delete_made(ctx: &RequestContext, side: &Side, id: &str) -> Result<(), PeeringError> {
     let mut wait = Waiter::undoing(ctx);
     loop {
         let why = match side.delete_connection(id).await? {
-            Deletion::Deleted => return Ok(true),
+            Deletion::Deleted => return Ok(()),
             Deletion::NotFound => "is not visible yet",
             Deletion::NotYet => "is still being set up",
         };
-        if wait.again(format!("peering connection {id} {why} to delete")).await.is_err() {
-            return Ok(false);
-        }
+        wait.again(format!("peering connection {id} {why} to delete")).await?;
     }
 }
