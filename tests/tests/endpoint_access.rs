@@ -223,3 +223,127 @@ fn bad_groups_and_the_rule_limit_are_named_and_nothing_is_left_half_done() {
         assert_eq!(rules_of(&w, group), vec![], "{group}: nothing left behind");
     }
 }
+
+/// Send `event` as the resource `logical_id` of the stack `stack_id` (checks as [`Rig::send`]).
+fn send_as(w: &Rig, name: &str, event: &str, stack_id: &str, logical_id: &str, properties: &Value) -> Value {
+    let url = harness::response_url(&w.receiver, name);
+    let physical_id = format!("{}/{logical_id}", properties["VpcId"].as_str().unwrap_or_default());
+    let mut request = harness::cfn_event(
+        &w.function,
+        event,
+        &url,
+        properties,
+        (event != "create").then_some(physical_id.as_str()),
+        None,
+    );
+    request["StackId"] = json!(stack_id);
+    request["LogicalResourceId"] = json!(logical_id);
+    request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
+    let invocation = w.lambda.invoke_json(&request);
+    assert_eq!((invocation.status, invocation.body.trim()), (200, "null"), "{invocation:?}\n{}", w.lambda.logs());
+    let answers: Vec<_> = w
+        .receiver
+        .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .collect();
+    assert_eq!(answers.len(), 1, "{name}: one response");
+    answers[0].json()
+}
+
+/// The China partition, where most interface services are `cn.com.amazonaws.<region>.<name>`
+/// (ecr.api, ecr.dkr) and others `com.amazonaws.<region>.<name>` (logs, the S3 gateway and its
+/// prefix list), with the longest stack name (128) and logical id (255) CloudFormation allows:
+/// every service is found, every rule added, each description within EC2's 255 characters and
+/// character set; Delete revokes them all.
+#[test]
+fn china_service_names_and_the_longest_stack_name_and_logical_id() {
+    const REGION: &str = "cn-north-1";
+    let w = Rig::start_with("endpoint-access", 30, &[("AWS_REGION", REGION)]);
+    let ec2 = w.aws.ec2(REGION);
+    let net = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
+    let subnet = harness::ec2::subnet(&w.aws, &ec2, &net, "10.0.1.0/24");
+    let mut endpoint_groups = Vec::new();
+    for service in
+        ["cn.com.amazonaws.cn-north-1.ecr.api", "cn.com.amazonaws.cn-north-1.ecr.dkr", "com.amazonaws.cn-north-1.logs"]
+    {
+        let group = security_group(&w.aws, &ec2, &net, service, false);
+        let endpoint = ec2
+            .create_vpc_endpoint()
+            .vpc_id(&net.id)
+            .service_name(service)
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .subnet_ids(&subnet)
+            .security_group_ids(&group)
+            .private_dns_enabled(true);
+        w.aws.block_on(endpoint.send()).unwrap();
+        endpoint_groups.push(group);
+    }
+    let table = harness::ec2::table(&w.aws, &ec2, &net);
+    let gateway = ec2
+        .create_vpc_endpoint()
+        .vpc_id(&net.id)
+        .service_name("com.amazonaws.cn-north-1.s3")
+        .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
+        .route_table_ids(table);
+    w.aws.block_on(gateway.send()).unwrap();
+    let tasks = security_group(&w.aws, &ec2, &net, "tasks", true);
+    let prefix_list = {
+        let filter =
+            aws_sdk_ec2::types::Filter::builder().name("prefix-list-name").values("com.amazonaws.cn-north-1.s3");
+        let out = w.aws.block_on(ec2.describe_managed_prefix_lists().filters(filter.build()).send()).unwrap();
+        out.prefix_lists()[0].prefix_list_id().unwrap().to_string()
+    };
+
+    let stack_name = format!("S{}", "-a1".repeat(42) + "b");
+    let logical_id = format!("L{}", "x".repeat(254));
+    assert_eq!((stack_name.len(), logical_id.len()), (128, 255));
+    let stack_id = format!(
+        "arn:aws-cn:cloudformation:{REGION}:123456789012:stack/{stack_name}/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11"
+    );
+    let properties = json!({"VpcId": net.id, "TaskSecurityGroupIds": [tasks]});
+
+    let body = send_as(&w, "china-create", "create", &stack_id, &logical_id, &properties);
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["Missing"], "");
+    assert_eq!(body["Data"]["RulesAdded"], "7", "3 ingress, 3 egress to the endpoints, 1 to S3's prefix list");
+    let peers = |group: &str| -> Vec<(bool, String, bool)> {
+        group_rules(&w.aws, &ec2, group)
+            .into_iter()
+            .filter(|r| r.peer != "0.0.0.0/0" && r.peer != "::/0")
+            .map(|r| (r.egress, r.peer, r.owner.is_some()))
+            .collect()
+    };
+    for group in &endpoint_groups {
+        assert_eq!(peers(group), vec![(false, tasks.clone(), true)], "{group}");
+    }
+    let mut expected: Vec<_> = endpoint_groups.iter().map(|g| (true, g.clone(), true)).collect();
+    expected.push((true, prefix_list, true));
+    assert_eq!(sorted(peers(&tasks)), sorted(expected));
+
+    // What the function wrote as descriptions (moto keeps them on group pairs; it checks neither
+    // length nor characters, so the test does, against EC2's rule).
+    let mut groups = endpoint_groups.clone();
+    groups.push(tasks.clone());
+    let described = w.aws.block_on(ec2.describe_security_groups().set_group_ids(Some(groups)).send()).unwrap();
+    let descriptions: Vec<String> = described
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions().iter().chain(g.ip_permissions_egress()))
+        .flat_map(|p| p.user_id_group_pairs())
+        .filter_map(|pair| pair.description().map(str::to_owned))
+        .collect();
+    assert_eq!(descriptions.len(), 6, "{descriptions:?}");
+    for d in &descriptions {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=;{}!$*".contains(c);
+        assert!(d.len() <= 255 && d.chars().all(allowed), "{} characters: {d}", d.len());
+        assert!(d.starts_with(&format!("ecs-plumbing {}...", &stack_name[..105])), "{d}");
+        assert!(d.ends_with(": tasks to VPC endpoints"), "{d}");
+    }
+
+    let body = send_as(&w, "china-delete", "delete", &stack_id, &logical_id, &properties);
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    for group in endpoint_groups.iter().chain([&tasks]) {
+        assert_eq!(peers(group), vec![], "{group}: revoked");
+    }
+}

@@ -14,6 +14,7 @@ use tracing::info;
 
 use crate::error::AccessError;
 use crate::model::{Direction, Endpoint, EndpointKind, Peer, Rule, RuleSpec};
+use crate::plan::{pick_s3_prefix_list, s3_prefix_list_names};
 
 /// The tag on every rule this resource adds; its value names the owner.
 pub const OWNER_TAG: &str = "ecs-plumbing:owner";
@@ -68,10 +69,11 @@ impl Network {
             .collect())
     }
 
-    /// The prefix list of S3's gateway endpoint in this region (egress to S3 goes there).
+    /// The prefix list of S3's gateway endpoint in this region (egress to S3 goes there), asked
+    /// for by each name it may carry in this partition (see [`s3_prefix_list_names`]).
     pub async fn s3_prefix_list(&self, region: &str) -> Result<Option<String>, AccessError> {
-        let name = format!("com.amazonaws.{region}.s3");
-        let filter = Filter::builder().name("prefix-list-name").values(&name).build();
+        let filter =
+            Filter::builder().name("prefix-list-name").set_values(Some(s3_prefix_list_names(region).to_vec())).build();
         let out = self
             .ec2
             .describe_managed_prefix_lists()
@@ -79,12 +81,12 @@ impl Network {
             .send()
             .await
             .map_err(AwsFailure::of("ec2:DescribeManagedPrefixLists"))?;
-        Ok(out
+        let found: Vec<(String, String)> = out
             .prefix_lists()
             .iter()
-            .find(|p| p.prefix_list_name() == Some(name.as_str()))
-            .and_then(|p| p.prefix_list_id())
-            .map(str::to_owned))
+            .filter_map(|p| Some((p.prefix_list_name()?.to_owned(), p.prefix_list_id()?.to_owned())))
+            .collect();
+        Ok(pick_s3_prefix_list(&found, region))
     }
 
     /// The VPC of each group, in one describe; a missing group is named (found one at a time,

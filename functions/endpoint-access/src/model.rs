@@ -14,7 +14,8 @@ pub enum EndpointKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub id: String,
-    /// The full service name, `com.amazonaws.<region>.<name>`.
+    /// The full service name: `com.amazonaws.<region>.<name>`, or in the China regions often
+    /// `cn.com.amazonaws.<region>.<name>` (see `plan::serves`).
     pub service: String,
     pub kind: EndpointKind,
     pub state: String,

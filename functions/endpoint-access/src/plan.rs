@@ -21,14 +21,47 @@ fn usable_state(state: &str) -> bool {
     state.eq_ignore_ascii_case("available") || state.eq_ignore_ascii_case("pending")
 }
 
-/// Match each short service name (`ecr.api`) to an endpoint of `com.amazonaws.<region>.<name>`.
+/// Whether the endpoint service `service_name` is the short `name` in `region`: it ends with
+/// `.<region>.<name>`. The prefix varies by partition *and* service: in the China regions most
+/// interface services are `cn.com.amazonaws.<region>.<name>` (`ecr.api`, `ecr.dkr`, `sts`,
+/// `sqs` …) while others stay `com.amazonaws.<region>.<name>` (`logs`, `sns`, the S3 gateway), as
+/// `DescribeVpcEndpointServices` lists them (aws/aws-cdk#25329, aws/aws-cdk#16139,
+/// terraform-aws-modules/terraform-aws-vpc#1121). The region anchors the match: `api` is not
+/// `ecr.api`, and another region's endpoint is not this one's.
+pub fn serves(service_name: &str, region: &str, name: &str) -> bool {
+    service_name
+        .strip_suffix(name)
+        .and_then(|rest| rest.strip_suffix('.'))
+        .and_then(|rest| rest.strip_suffix(region))
+        .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.'))
+}
+
+/// The names S3's gateway prefix list may carry in `region`, the documented one first: AWS lists
+/// it as `com.amazonaws.<region>.s3`, in the China regions too
+/// (https://docs.amazonaws.cn/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html);
+/// the `cn.com.amazonaws` form is asked for as well, in case AWS names it as its endpoint services.
+pub fn s3_prefix_list_names(region: &str) -> [String; 2] {
+    [format!("com.amazonaws.{region}.s3"), format!("cn.com.amazonaws.{region}.s3")]
+}
+
+/// Of the prefix lists found by those names, as (name, id), the one to use: the documented name
+/// first, then any other that serves S3 in `region`.
+pub fn pick_s3_prefix_list(found: &[(String, String)], region: &str) -> Option<String> {
+    let [documented, _] = s3_prefix_list_names(region);
+    found
+        .iter()
+        .find(|(name, _)| *name == documented)
+        .or_else(|| found.iter().find(|(name, _)| serves(name, region, "s3")))
+        .map(|(_, id)| id.clone())
+}
+
+/// Match each short service name (`ecr.api`) to an endpoint whose service name [`serves`] it.
 /// `s3` means the gateway endpoint unless only an interface endpoint exists. An interface
 /// endpoint without private DNS does not count: tasks would still resolve the public name.
 pub fn resolve(services: &[String], region: &str, endpoints: &[Endpoint]) -> Resolution {
     let mut out = Resolution::default();
     for name in services {
-        let full = format!("com.amazonaws.{region}.{name}");
-        let candidates: Vec<&Endpoint> = endpoints.iter().filter(|e| e.service == full).collect();
+        let candidates: Vec<&Endpoint> = endpoints.iter().filter(|e| serves(&e.service, region, name)).collect();
         // Prefer a usable gateway for S3, then any usable endpoint, then explain the best other.
         let gateway = candidates.iter().find(|e| e.kind == EndpointKind::Gateway && usable_state(&e.state));
         let interface =
@@ -268,6 +301,86 @@ mod tests {
         for (case, services, endpoints, expected) in cases {
             assert_eq!(resolve(&services, "us-east-1", &endpoints), expected, "{case}");
         }
+    }
+
+    #[test]
+    fn serves_table() {
+        let cases: Vec<(&str, &str, &str, bool)> = vec![
+            ("com.amazonaws.us-east-1.logs", "us-east-1", "logs", true),
+            ("cn.com.amazonaws.cn-north-1.ecr.api", "cn-north-1", "ecr.api", true),
+            ("com.amazonaws.cn-north-1.logs", "cn-north-1", "logs", true),
+            ("com.amazonaws.cn-northwest-1.s3", "cn-northwest-1", "s3", true),
+            ("com.amazonaws.us-gov-west-1.ecr.dkr", "us-gov-west-1", "ecr.dkr", true),
+            ("com.amazonaws.us-east-1.ecr.api", "us-east-1", "api", false),
+            ("com.amazonaws.us-east-1.ecr.api", "us-east-1", "ecr", false),
+            ("com.amazonaws.us-east-1.ecr.api-fips", "us-east-1", "ecr.api", false),
+            ("com.amazonaws.us-east-1.logs", "east-1", "logs", false),
+            ("com.amazonaws.eu-west-1.kms", "us-east-1", "kms", false),
+            ("cn.com.amazonaws.cn-north-1.ecr.api", "cn-northwest-1", "ecr.api", false),
+            ("us-east-1.logs", "us-east-1", "logs", false),
+            (".us-east-1.logs", "us-east-1", "logs", false),
+            ("com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0", "us-east-1", "logs", false),
+        ];
+        for (service_name, region, name, expected) in cases {
+            assert_eq!(serves(service_name, region, name), expected, "{service_name} in {region} for {name}");
+        }
+    }
+
+    #[test]
+    fn s3_prefix_list_table() {
+        let lists = |l: &[(&str, &str)]| l.iter().map(|(n, i)| (n.to_string(), i.to_string())).collect::<Vec<_>>();
+        let cases: Vec<(&str, Vec<(String, String)>, Option<&str>)> = vec![
+            (
+                "China, as AWS documents it",
+                lists(&[("com.amazonaws.cn-north-1.s3", "pl-5ca54035")]),
+                Some("pl-5ca54035"),
+            ),
+            ("the cn.com form alone", lists(&[("cn.com.amazonaws.cn-north-1.s3", "pl-2")]), Some("pl-2")),
+            (
+                "both: the documented name wins",
+                lists(&[("cn.com.amazonaws.cn-north-1.s3", "pl-2"), ("com.amazonaws.cn-north-1.s3", "pl-1")]),
+                Some("pl-1"),
+            ),
+            (
+                "another region's or service's list",
+                lists(&[("com.amazonaws.cn-northwest-1.s3", "pl-3"), ("com.amazonaws.cn-north-1.s3express", "pl-4")]),
+                None,
+            ),
+            ("none", vec![], None),
+        ];
+        for (case, found, expected) in cases {
+            assert_eq!(pick_s3_prefix_list(&found, "cn-north-1").as_deref(), expected, "{case}");
+        }
+        assert_eq!(
+            s3_prefix_list_names("cn-north-1"),
+            ["com.amazonaws.cn-north-1.s3", "cn.com.amazonaws.cn-north-1.s3"]
+        );
+    }
+
+    #[test]
+    fn resolve_matches_china_service_names() {
+        use EndpointKind::*;
+        let china = |id: &str, service: &str, kind, groups: &[&str]| Endpoint {
+            id: id.into(),
+            service: service.into(),
+            kind,
+            state: "available".into(),
+            private_dns: kind == Interface,
+            security_group_ids: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        let endpoints = vec![
+            china("vpce-api", "cn.com.amazonaws.cn-north-1.ecr.api", Interface, &["sg-e1"]),
+            china("vpce-dkr", "cn.com.amazonaws.cn-north-1.ecr.dkr", Interface, &["sg-e2"]),
+            china("vpce-logs", "com.amazonaws.cn-north-1.logs", Interface, &["sg-e3"]),
+            china("vpce-s3", "com.amazonaws.cn-north-1.s3", Gateway, &[]),
+        ];
+        let got = resolve(&names(&["ecr.api", "ecr.dkr", "logs", "s3", "sts"]), "cn-north-1", &endpoints);
+        let expected = Resolution {
+            endpoint_groups: ["sg-e1", "sg-e2", "sg-e3"].map(String::from).into(),
+            s3_gateway: true,
+            missing: vec![Missing { service: "sts".into(), why: MissingWhy::NoEndpoint }],
+        };
+        assert_eq!(got, expected);
     }
 
     #[test]

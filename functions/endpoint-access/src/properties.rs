@@ -57,6 +57,7 @@ impl AccessProperties {
         if let Some(bad) = self.services.iter().find(|s| {
             s.is_empty()
                 || s.starts_with("com.")
+                || s.contains("amazonaws.")
                 || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         }) {
             return invalid(
@@ -122,6 +123,11 @@ mod tests {
                 "full service name",
                 json!({"Services": ["com.amazonaws.us-east-1.logs"]}),
                 Err("property `Services`: `com.amazonaws.us-east-1.logs` is not a short service name"),
+            ),
+            (
+                "full China service name",
+                json!({"Services": ["cn.com.amazonaws.cn-north-1.ecr.api"]}),
+                Err("property `Services`: `cn.com.amazonaws.cn-north-1.ecr.api` is not a short service name"),
             ),
             ("bad OnMissing", json!({"OnMissing": "Ignore"}), Err("property `OnMissing`: unknown variant `Ignore`")),
             ("port zero", json!({"Port": 0}), Err("property `Port`: must be 1 to 65535")),

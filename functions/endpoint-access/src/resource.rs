@@ -183,10 +183,41 @@ fn physical_id(ctx: &RequestContext, vpc_id: &str) -> String {
     format!("{vpc_id}/{}", ctx.logical_resource_id)
 }
 
-/// Rule descriptions name the stack and the resource (EC2 allows these characters).
+/// Rule descriptions name the stack and the resource.
 fn description(ctx: &RequestContext) -> String {
-    let stack = ctx.stack_id.split('/').nth(1).unwrap_or("stack");
-    format!("ecs-plumbing {stack} {}: tasks to VPC endpoints", ctx.logical_resource_id)
+    description_of(&ctx.stack_id, &ctx.logical_resource_id)
+}
+
+/// EC2 takes a rule description (`UserIdGroupPair`/`PrefixListId` `Description`) of up to 255
+/// characters from a-z, A-Z, 0-9, spaces and `._-:/()#,@[]+=;{}!$*`
+/// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_UserIdGroupPair.html; `&`,
+/// allowed in a group's own description, is not listed for rules). A stack name holds up to 128
+/// characters and a logical id up to 255, so both are cut to fit, each keeping at least half the
+/// room, and any other character becomes `_`.
+const DESCRIPTION_MAX: usize = 255;
+
+fn description_of(stack_id: &str, logical_id: &str) -> String {
+    const HEAD: &str = "ecs-plumbing ";
+    const TAIL: &str = ": tasks to VPC endpoints";
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=;{}!$*".contains(c) { c } else { '_' })
+            .collect()
+    };
+    let stack = clean(stack_id.split('/').nth(1).unwrap_or("stack"));
+    let logical = clean(logical_id);
+    let room = DESCRIPTION_MAX - HEAD.len() - 1 - TAIL.len();
+    let (stack_room, logical_room) = match (stack.len(), logical.len()) {
+        (s, l) if s + l <= room => (s, l),
+        (s, _) if s <= room / 2 => (s, room - s),
+        (_, l) if l <= room - room / 2 => (room - l, l),
+        _ => (room / 2, room - room / 2),
+    };
+    // Clean text is ASCII: cutting at a byte index is cutting at a character.
+    let cut = |text: &str, max: usize| -> String {
+        if text.len() <= max { text.to_string() } else { format!("{}...", &text[..max - 3]) }
+    };
+    format!("{HEAD}{} {}{TAIL}", cut(&stack, stack_room), cut(&logical, logical_room))
 }
 
 impl CustomResource for EndpointAccess {
@@ -226,7 +257,73 @@ impl CustomResource for EndpointAccess {
 
 #[cfg(test)]
 mod tests {
-    use super::owner_of;
+    use super::{DESCRIPTION_MAX, description_of, owner_of};
+
+    /// Every character EC2 accepts in a rule description.
+    fn accepted(description: &str) -> bool {
+        description.len() <= DESCRIPTION_MAX
+            && description.chars().all(|c| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=;{}!$*".contains(c))
+    }
+
+    #[test]
+    fn descriptions_fit_ec2_for_any_stack_name_and_logical_id() {
+        let stack_id = |name: &str| {
+            format!(
+                "arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/{name}/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11"
+            )
+        };
+        // The longest of each CloudFormation allows: a stack name of 128 characters
+        // ([a-zA-Z][-a-zA-Z0-9]*), a logical id of 255 (alphanumeric).
+        let longest_stack = format!("S{}", "-a1".repeat(42) + "b");
+        let longest_logical = format!("L{}", "x".repeat(254));
+        assert_eq!((longest_stack.len(), longest_logical.len()), (128, 255));
+        let cases: Vec<(&str, String, String, Option<&str>)> = vec![
+            (
+                "short: whole",
+                stack_id("app-network"),
+                "TaskEndpointAccess".into(),
+                Some("ecs-plumbing app-network TaskEndpointAccess: tasks to VPC endpoints"),
+            ),
+            ("both longest", stack_id(&longest_stack), longest_logical.clone(), None),
+            ("longest stack, short logical id: both whole", stack_id(&longest_stack), "Access".into(), None),
+            (
+                "short stack, longest logical id: the logical id cut only",
+                stack_id("app"),
+                longest_logical.clone(),
+                None,
+            ),
+            (
+                "characters EC2 refuses",
+                stack_id("app"),
+                "Access&Co<é>".into(),
+                Some("ecs-plumbing app Access_Co___: tasks to VPC endpoints"),
+            ),
+            (
+                "no stack name in the id",
+                "not-an-arn".into(),
+                "Access".into(),
+                Some("ecs-plumbing stack Access: tasks to VPC endpoints"),
+            ),
+        ];
+        for (case, stack, logical, expected) in cases {
+            let got = description_of(&stack, &logical);
+            assert!(accepted(&got), "{case}: {} characters: {got}", got.len());
+            assert!(got.starts_with("ecs-plumbing ") && got.ends_with(": tasks to VPC endpoints"), "{case}: {got}");
+            if let Some(expected) = expected {
+                assert_eq!(got, expected, "{case}");
+            }
+        }
+        let both = description_of(&stack_id(&longest_stack), &longest_logical);
+        assert_eq!(both.len(), DESCRIPTION_MAX);
+        assert!(both.contains(&format!("ecs-plumbing {}... L", &longest_stack[..105])), "{both}");
+        let stack_whole = description_of(&stack_id(&longest_stack), "Access");
+        assert_eq!(stack_whole, format!("ecs-plumbing {longest_stack} Access: tasks to VPC endpoints"));
+        let logical_cut = description_of(&stack_id("app"), &longest_logical);
+        assert!(
+            logical_cut.starts_with("ecs-plumbing app Lxxx") && logical_cut.len() == DESCRIPTION_MAX,
+            "{logical_cut}"
+        );
+    }
 
     #[test]
     fn owner_fits_a_tag_value_and_stays_unique() {
