@@ -89,7 +89,8 @@ fn vpc_peering(c: &mut Criterion) {
     assert_eq!(desired.len(), ROUTE_TABLES * 6, "one route per table and peer block");
     let before_create = route_tables(&[]);
     let after_create = route_tables(&desired);
-    let actions = |observed| plan_routes(&desired, observed, &managed, Some(CONNECTION), &BTreeSet::new()).map(|a| a.len());
+    let actions =
+        |observed| plan_routes(&desired, observed, &managed, Some(CONNECTION), &BTreeSet::new()).map(|a| a.len());
     assert_eq!(actions(&before_create), Ok(desired.len()), "Create adds every route");
     assert_eq!(actions(&after_create), Ok(0), "a no-op Update does nothing");
 
@@ -97,10 +98,14 @@ fn vpc_peering(c: &mut Criterion) {
     group.bench_function("overlaps", |b| b.iter(|| overlaps(black_box(&local), black_box(&peer), &[])));
     group.bench_function("desired_routes", |b| b.iter(|| desired_routes(black_box(&tables), black_box(&peer), &[])));
     group.bench_function("plan_routes/create", |b| {
-        b.iter(|| plan_routes(black_box(&desired), black_box(&before_create), &managed, Some(CONNECTION), &BTreeSet::new()))
+        b.iter(|| {
+            plan_routes(black_box(&desired), black_box(&before_create), &managed, Some(CONNECTION), &BTreeSet::new())
+        })
     });
     group.bench_function("plan_routes/update_noop", |b| {
-        b.iter(|| plan_routes(black_box(&desired), black_box(&after_create), &managed, Some(CONNECTION), &BTreeSet::new()))
+        b.iter(|| {
+            plan_routes(black_box(&desired), black_box(&after_create), &managed, Some(CONNECTION), &BTreeSet::new())
+        })
     });
     group.finish();
 }

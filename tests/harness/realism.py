@@ -20,9 +20,8 @@ Each rule, with its source:
   (terraform-provider-aws waits up to 3 minutes there: VPCPeeringConnectionOptionsPropagationTimeout).
 - empty_cidrs N: a connection's first N describes, in each region, carry no CIDR blocks in either
   VPC's info (giantswarm/aws-operator #554: CidrBlockSet empty until the connection settles).
-- new_rule_not_found N: a security-group rule id that Authorize…Ingress/Egress just returned is
-  left out of the first N DescribeSecurityGroupRules answers and answers
-  `InvalidSecurityGroupRuleId.NotFound` to the first N Revoke… calls naming it (the same
+- new_rule_not_found N: a security-group rule id that Authorize…Ingress/Egress just returned
+  answers `InvalidSecurityGroupRuleId.NotFound` to the first N Revoke… calls naming it (the same
   eventual-consistency page).
 - propagated {"rtb-…": [["10.2.0.0/16", "vgw-…"]]}: routes a virtual private gateway propagates
   (`Origin: EnableVgwRoutePropagation`), which moto cannot make, shown in DescribeRouteTables
@@ -44,17 +43,20 @@ NOT_FOUND_PCX = "InvalidVpcPeeringConnectionID.NotFound"
 class Realism:
     def __init__(self):
         self._lock = threading.Lock()
-        self.reset()
+        self.config = {}
+        self.denied_until = {}
+        self.requester_region = {}  # pcx -> region of its CreateVpcPeeringConnection
+        self.not_found_left = {}  # (pcx, region, action) -> calls left that answer NotFound
+        self.empty_left = {}  # (pcx, region) -> describes left without CIDRs
+        self.lag_left = {}  # (pcx, region) -> describes left that read provisioning
+        self.new_rules = {}  # sgr id -> revokes left that answer NotFound
 
     def reset(self):
+        """Rules off. What AWS has made stays made: a test that resets its counts and turns the
+        rules on again still meets the ids made before as new."""
         with self._lock:
             self.config = {}
             self.denied_until = {}
-            self.requester_region = {}  # pcx -> region of its CreateVpcPeeringConnection
-            self.not_found_left = {}  # (pcx, region, action) -> calls left that answer NotFound
-            self.empty_left = {}  # (pcx, region) -> describes left without CIDRs
-            self.lag_left = {}  # (pcx, region) -> describes left that read provisioning
-            self.new_rules = {}  # sgr id -> [describes left, revokes left]
 
     def configure(self, config):
         with self._lock:
@@ -80,19 +82,17 @@ class Realism:
                         return 400, NOT_FOUND_PCX, f"The vpcPeeringConnection ID '{pcx}' does not exist"
             if action == "ec2:ModifyVpcPeeringConnectionOptions":
                 pcx = first(params, "VpcPeeringConnectionId")
-                if self.lag_left.get((pcx, region), 0) > 0:
+                if self.config.get("accepter_lag", 0) > 0 and self.lag_left.get((pcx, region), 0) > 0:
                     return 400, "OperationNotPermitted", f"Peering {pcx} is not active. Peering options can be added only to active peerings."
             if action in ("ec2:CreateRoute", "ec2:ReplaceRoute"):
                 pcx = first(params, "VpcPeeringConnectionId")
-                if pcx and self.lag_left.get((pcx, region), 0) > 0:
+                if pcx and self.config.get("accepter_lag", 0) > 0 and self.lag_left.get((pcx, region), 0) > 0:
                     return 400, NOT_FOUND_PCX, f"The vpcPeeringConnection ID '{pcx}' does not exist"
-            if action in ("ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"):
+            if action in ("ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress") and self.config.get("new_rule_not_found", 0) > 0:
                 for key, values in params.items():
-                    if key.startswith("SecurityGroupRuleId") and values[0] in self.new_rules:
-                        left = self.new_rules[values[0]]
-                        if left[1] > 0:
-                            left[1] -= 1
-                            return 400, "InvalidSecurityGroupRuleId.NotFound", f"The security group rule ID '{values[0]}' does not exist"
+                    if key.startswith("SecurityGroupRuleId") and self.new_rules.get(values[0], 0) > 0:
+                        self.new_rules[values[0]] -= 1
+                        return 400, "InvalidSecurityGroupRuleId.NotFound", f"The security group rule ID '{values[0]}' does not exist"
         return None
 
     def _take(self, table, key, initial, applies):
@@ -124,7 +124,7 @@ class Realism:
                 return body
             if action == "ec2:DescribeVpcPeeringConnections":
                 for pcx in re.findall(r"<vpcPeeringConnectionId>(pcx-[0-9a-f]+)</vpcPeeringConnectionId>", text):
-                    if self.lag_left.get((pcx, region), 0) > 0:
+                    if self.config.get("accepter_lag", 0) > 0 and self.lag_left.get((pcx, region), 0) > 0:
                         self.lag_left[(pcx, region)] -= 1
                         text = rewrite_item(text, pcx, lambda item: re.sub(
                             r"<status><code>active</code><message>[^<]*</message></status>",
@@ -138,7 +138,7 @@ class Realism:
                 n = self.config.get("new_rule_not_found", 0)
                 if n > 0:
                     for rule in re.findall(r"<securityGroupRuleId>(sgr-[0-9a-f]+)</securityGroupRuleId>", text):
-                        self.new_rules[rule] = [n, n]
+                        self.new_rules[rule] = n
                 return body
             if action == "ec2:DescribeRouteTables" and self.config.get("propagated"):
                 def propagate(item):
@@ -150,14 +150,6 @@ class Realism:
                         for cidr, vgw in routes)
                     return item.replace("<routeSet>", "<routeSet>" + added, 1)
                 return rewrite_items(text, "routeTableSet", propagate).encode()
-            if action == "ec2:DescribeSecurityGroupRules":
-                def hide(item):
-                    for rule, left in self.new_rules.items():
-                        if left[0] > 0 and f"<securityGroupRuleId>{rule}</securityGroupRuleId>" in item:
-                            left[0] -= 1
-                            return ""
-                    return item
-                return rewrite_items(text, "securityGroupRuleSet", hide).encode()
         return body
 
 

@@ -41,9 +41,32 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
+/// The proxy's AWS-realism rule for security-group rules (`tests/harness/realism.py`): a rule id
+/// just returned by an Authorize answers NotFound to the first Revoke naming it.
+const REALISM: &str = r#"{"new_rule_not_found": 1}"#;
+
+/// Forget the calls counted so far; under realism, turn its rules on again (a reset clears them).
+fn reset(w: &Rig, realism: bool) {
+    w.proxy.reset();
+    if realism {
+        w.proxy.realism(serde_json::from_str(REALISM).unwrap_or_default());
+    }
+}
+
 #[test]
 fn create_adds_exactly_the_needed_rules_and_delete_revokes_only_them() {
+    create_update_delete(false);
+}
+
+/// The same under realism: the Delete's revokes of rules just made read NotFound at first.
+#[test]
+fn create_update_delete_under_aws_realism_revokes_every_rule_it_added() {
+    create_update_delete(true);
+}
+
+fn create_update_delete(realism: bool) {
     let w = world();
+    reset(&w, realism);
     let s = site(&w);
     let ec2 = w.aws.ec2("us-east-1");
     // A rule that already allowed tasks-a into the logs endpoint before the stack existed.
@@ -81,7 +104,7 @@ fn create_adds_exactly_the_needed_rules_and_delete_revokes_only_them() {
     assert!(owners.iter().all(|o| *o == owner(&s)), "{owners:?}");
 
     // A no-op Update: reads only.
-    w.proxy.reset();
+    reset(&w, realism);
     let body = send(&w, "noop", "update", &properties, Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(w.writes(), Vec::<String>::new());
@@ -184,6 +207,17 @@ fn open_egress_gets_no_egress_rule_and_the_log_says_why() {
 
 #[test]
 fn bad_groups_and_the_rule_limit_are_named_and_nothing_is_left_half_done() {
+    bad_groups_and_the_rule_limit(false);
+}
+
+/// The same under realism: the rollback's revokes of the rules it had just added read NotFound
+/// at first, and it does not take that for "already gone".
+#[test]
+fn under_aws_realism_a_rollback_revokes_every_rule_it_added() {
+    bad_groups_and_the_rule_limit(true);
+}
+
+fn bad_groups_and_the_rule_limit(realism: bool) {
     let w = world();
     let s = site(&w);
     let ec2 = w.aws.ec2("us-east-1");
@@ -210,7 +244,7 @@ fn bad_groups_and_the_rule_limit_are_named_and_nothing_is_left_half_done() {
 
     // The limit, reached on the third ingress rule: named, and every rule added before it in
     // this request (egress rules included) is revoked.
-    w.proxy.reset();
+    reset(&w, realism);
     w.proxy.add_rule(json!({"action": "ec2:AuthorizeSecurityGroupIngress", "skip": 2, "times": 1, "status": 400, "code": "RulesPerSecurityGroupLimitExceeded", "message": "The maximum number of rules per security group has been reached."}));
     let body = send(&w, "limit", "create", &json!({"VpcId": s.vpc.id, "TaskSecurityGroupIds": s.tasks}), None);
     assert_eq!(body["Status"], "FAILED");

@@ -179,7 +179,9 @@ fn route_tables_as_aws_has_them() {
     let igw = w.aws.block_on(ec2.create_internet_gateway().send()).unwrap();
     let igw = igw.internet_gateway().unwrap().internet_gateway_id().unwrap().to_string();
     w.aws.block_on(ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&local.id).send()).unwrap();
-    w.aws.block_on(ec2.create_route().route_table_id(&t2).destination_prefix_list_id(&list).gateway_id(&igw).send()).unwrap();
+    w.aws
+        .block_on(ec2.create_route().route_table_id(&t2).destination_prefix_list_id(&list).gateway_id(&igw).send())
+        .unwrap();
     let body = create("prefix-list", &p2, &t2);
     assert_eq!(body["Status"], "FAILED", "{body}");
     assert!(

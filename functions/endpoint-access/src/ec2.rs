@@ -211,8 +211,26 @@ impl Network {
         }
     }
 
-    /// Revoke one rule by id. Already gone is success.
+    /// Revoke one rule by id. Already gone is success; but a rule id this function just added or
+    /// just read can answer `InvalidSecurityGroupRuleId.NotFound` for a while ("Eventual
+    /// consistency in the Amazon EC2 API"), so that answer is tried again a few times (about 2 s
+    /// in all) before it counts as gone.
     pub async fn revoke(&self, group_id: &str, rule_id: &str, direction: Direction) -> Result<(), AccessError> {
+        let mut pause = std::time::Duration::from_millis(250);
+        loop {
+            match self.revoke_once(group_id, rule_id, direction).await? {
+                Revoked::Done => return Ok(()),
+                Revoked::RuleNotFound if pause <= std::time::Duration::from_secs(1) => {
+                    info!(group = %group_id, rule = %rule_id, "rule not found yet; trying again in {} ms", pause.as_millis());
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                Revoked::RuleNotFound => return Ok(()),
+            }
+        }
+    }
+
+    async fn revoke_once(&self, group_id: &str, rule_id: &str, direction: Direction) -> Result<Revoked, AccessError> {
         let sent = match direction {
             Direction::Ingress => self
                 .ec2
@@ -236,18 +254,23 @@ impl Network {
         match sent {
             Ok(()) => {
                 info!(group = %group_id, rule = %rule_id, "revoked rule");
-                Ok(())
+                Ok(Revoked::Done)
             }
-            Err(f)
-                if f.code_is("InvalidPermission.NotFound")
-                    || f.code_is("InvalidSecurityGroupRuleId.NotFound")
-                    || f.code_is("InvalidGroup.NotFound") =>
-            {
-                Ok(())
+            Err(f) if f.code_is("InvalidSecurityGroupRuleId.NotFound") => Ok(Revoked::RuleNotFound),
+            Err(f) if f.code_is("InvalidPermission.NotFound") || f.code_is("InvalidGroup.NotFound") => {
+                Ok(Revoked::Done)
             }
             Err(f) => Err(f.into()),
         }
     }
+}
+
+/// How one RevokeSecurityGroup… call ended.
+enum Revoked {
+    /// Revoked, or its group is gone.
+    Done,
+    /// EC2 does not know the rule id: gone, or, right after it was made, not visible yet.
+    RuleNotFound,
 }
 
 /// Empty strings count as absent (some emulators send empty elements).

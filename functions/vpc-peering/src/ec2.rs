@@ -403,10 +403,8 @@ impl Side {
             // Someone was faster: ours is success, anything else is a conflict.
             Err(f) if f.code_is("RouteAlreadyExists") => {
                 let tables = self.route_tables(std::slice::from_ref(&spec.table_id)).await?;
-                let existing = tables
-                    .iter()
-                    .flat_map(|t| &t.routes)
-                    .find(|r| r.destination == spec.destination && !r.propagated);
+                let existing =
+                    tables.iter().flat_map(|t| &t.routes).find(|r| r.destination == spec.destination && !r.propagated);
                 match existing {
                     Some(r) if r.target == Target::Peering(connection_id.into()) => Ok(()),
                     Some(r) => Err(PeeringError::RouteConflicts(vec![Conflict {

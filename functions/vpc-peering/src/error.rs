@@ -64,7 +64,7 @@ pub enum PeeringError {
     #[error(
         "peering connection {id} can only be accepted by account {account} in {region} ({failure}): set PeerOwnerId and PeerRegion to that account and region (with PeerRoleArn for another account), or accept it there with a Custom::VpcPeering in accept mode"
     )]
-    AcceptElsewhere { id: String, account: String, region: String, failure: AwsFailure },
+    AcceptElsewhere { id: String, account: String, region: String, failure: Box<AwsFailure> },
 
     #[error(
         "route table {table_id} (account {account}, region {region}) has reached its route quota (50 routes per table by default): raise \"Routes per route table\" in Service Quotas (Amazon VPC), summarize its routes, or leave blocks out with ExcludeCidrs"

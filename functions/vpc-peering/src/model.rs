@@ -73,7 +73,10 @@ pub enum Action {
     /// A static route where a propagated one has the same destination (AWS prefers the static).
     AddOverPropagated(RouteSpec),
     /// Move a route from another connection of this resource (a replacement) to this one.
-    ReplaceRoute { spec: RouteSpec, from: String },
+    ReplaceRoute {
+        spec: RouteSpec,
+        from: String,
+    },
     RemoveRoute(RouteSpec),
 }
 

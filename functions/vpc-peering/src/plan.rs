@@ -219,7 +219,11 @@ mod tests {
         let vgw = Target::Other { kind: "gateway", id: "vgw-0fffffffffffffff1".into() };
         let propagated = Route { propagated: true, ..via("10.2.0.0/16", vgw.clone()) };
         let with_list = |entries: &[&str]| RouteTable {
-            prefix_list_routes: vec![PrefixListRoute { list_id: "pl-0aaaaaaaaaaaaaaa1".into(), entries: nets(entries), target: vgw.clone() }],
+            prefix_list_routes: vec![PrefixListRoute {
+                list_id: "pl-0aaaaaaaaaaaaaaa1".into(),
+                entries: nets(entries),
+                target: vgw.clone(),
+            }],
             ..table("rtb-a", vec![])
         };
         let want = vec![spec("rtb-a", "10.2.0.0/16")];

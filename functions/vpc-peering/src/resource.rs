@@ -150,7 +150,12 @@ impl VpcPeering {
         } else if peer_account != local.account {
             return Ok(None);
         }
-        Ok(Some(Side { ec2: Ec2::from_conf(config.build()), account: peer_account, region: peer_region, label: "peer" }))
+        Ok(Some(Side {
+            ec2: Ec2::from_conf(config.build()),
+            account: peer_account,
+            region: peer_region,
+            label: "peer",
+        }))
     }
 
     async fn assume(
@@ -227,7 +232,9 @@ impl VpcPeering {
                     .filter(|c| !c.is_gone())
                     .ok_or_else(|| PeeringError::OwnConnectionGone { id: id.into() })?,
             ),
-            (None, _) => local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?,
+            (None, _) => {
+                local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?
+            }
         };
         // The other VPC's blocks: read from it where this function can, else as the connection
         // reports them (again once it is active: they can be missing before).
@@ -249,8 +256,14 @@ impl VpcPeering {
             _ => Vec::new(),
         };
         let mut routes = vec![
-            self.side_routes(&local, &props.vpc_id, "RouteTableIds", &props.route_table_ids, &old_tables(|p| &p.route_table_ids))
-                .await?,
+            self.side_routes(
+                &local,
+                &props.vpc_id,
+                "RouteTableIds",
+                &props.route_table_ids,
+                &old_tables(|p| &p.route_table_ids),
+            )
+            .await?,
         ];
         if let Some(peer) = &peer {
             let (tables, old) = (&props.peer_route_table_ids, old_tables(|p| &p.peer_route_table_ids));
@@ -423,7 +436,12 @@ impl VpcPeering {
 }
 
 /// Remove the routes through `id` from `tables` on one side.
-async fn remove_routes(ctx: &RequestContext, side: &Side, tables: &BTreeSet<String>, id: &str) -> Result<(), PeeringError> {
+async fn remove_routes(
+    ctx: &RequestContext,
+    side: &Side,
+    tables: &BTreeSet<String>,
+    id: &str,
+) -> Result<(), PeeringError> {
     let observed = side.route_tables(&tables.iter().cloned().collect::<Vec<_>>()).await?;
     let actions =
         plan_routes(&[], &observed, tables, Some(id), &BTreeSet::new()).map_err(PeeringError::RouteConflicts)?;
@@ -534,7 +552,8 @@ impl CustomResource for VpcPeering {
         let found = if unconfirmed || props.vpc_id.is_empty() {
             // A Create that got no answer to its request, or properties an upgrade renamed: find
             // the connection by this resource's tags.
-            let found = local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?;
+            let found =
+                local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?;
             found.filter(|c| unconfirmed || c.id == physical_id)
         } else {
             None

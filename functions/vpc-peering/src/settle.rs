@@ -116,7 +116,7 @@ pub async fn settle(
                             id,
                             account: connection.accepter_owner,
                             region: connection.accepter_region,
-                            failure: f,
+                            failure: Box::new(f),
                         });
                     }
                     Err(f) => return Err(f.into()),
@@ -199,8 +199,11 @@ pub async fn set_dns(
 ) -> Result<(), PeeringError> {
     let mut wait = Waiter::new(ctx);
     while !side.set_dns(id, requester, allow).await? {
-        wait.again(format!("peering connection {id} does not accept DNS options yet in {}: not active there", side.region))
-            .await?;
+        wait.again(format!(
+            "peering connection {id} does not accept DNS options yet in {}: not active there",
+            side.region
+        ))
+        .await?;
     }
     Ok(())
 }
