@@ -23,7 +23,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use endpoint_access::model::{Endpoint, EndpointKind, Rule, RuleSpec};
 use endpoint_access::plan::{Resolution, desired_rules, plan_rules, resolve};
 use lifecycle_drain::config::{Config, HookName, LifecycleResult, StandalonePolicy};
-use lifecycle_drain::plan::{Step, TaskKind, TaskState, decide};
+use lifecycle_drain::plan::{Agent, Step, TaskKind, TaskState, decide};
 use task_alerts::diagnosis::{Container, TaskDetail, diagnose};
 use vpc_peering::model::{Route, RouteSpec, RouteTable, Target};
 use vpc_peering::plan::{desired_routes, overlaps, plan_routes};
@@ -233,10 +233,16 @@ fn instance_tasks() -> Vec<TaskState> {
 fn lifecycle_drain(c: &mut Criterion) {
     let (tasks, config) = (instance_tasks(), drain_config());
     let (drained_for, time_left) = (Duration::from_secs(120), Duration::from_secs(600));
-    assert_eq!(decide(&tasks, drained_for, time_left, &config), Step::Wait(config.poll_interval), "still waiting");
+    assert_eq!(
+        decide(Agent::Connected, &tasks, drained_for, time_left, &config),
+        Step::Wait(config.poll_interval),
+        "still waiting"
+    );
 
     let mut group = c.benchmark_group("lifecycle-drain");
-    group.bench_function("decide", |b| b.iter(|| decide(black_box(&tasks), drained_for, time_left, &config)));
+    group.bench_function("decide", |b| {
+        b.iter(|| decide(Agent::Connected, black_box(&tasks), drained_for, time_left, &config))
+    });
     group.finish();
 }
 

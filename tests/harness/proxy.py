@@ -11,7 +11,7 @@ Control paths:
 - GET  /__proxy/health      readiness
 - GET  /__proxy/calls       {"counts": {"sqs:ListQueues": 1}, "calls": [{"action", "status", "injected", "time"}]}
 - POST /__proxy/rules       add a rule (JSON below); rules are tried in order, first match wins
-- POST /__proxy/reset       forget calls, rules and realism
+- POST /__proxy/reset       forget calls and rules; realism off (what it saw made stays known)
 - POST /__proxy/realism     turn on rules of AWS behaviour moto lacks (see realism.py); off by default
 A rule: {"action": "ec2:CreateRoute" or "*", "times": 2 (omit for always), "skip": 1 (let the
          first N matching calls through),

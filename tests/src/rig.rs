@@ -79,7 +79,12 @@ impl Rig {
         old: Option<&Value>,
     ) -> Value {
         let url = response_url(&self.receiver, name);
-        let mut request = cfn_event(&self.function, event, &url, properties, physical_id, old);
+        let request = cfn_event(&self.function, event, &url, properties, physical_id, old);
+        self.send_request(name, request)
+    }
+
+    /// Send `request` (answered at [`response_url`]`(name)`) as request `name`, checked as [`Rig::send`].
+    pub fn send_request(&self, name: &str, mut request: Value) -> Value {
         request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
         let invocation = self.lambda.invoke_json(&request);
         assert_eq!(

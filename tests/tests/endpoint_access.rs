@@ -272,17 +272,7 @@ fn send_as(w: &Rig, name: &str, event: &str, stack_id: &str, logical_id: &str, p
     );
     request["StackId"] = json!(stack_id);
     request["LogicalResourceId"] = json!(logical_id);
-    request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
-    let invocation = w.lambda.invoke_json(&request);
-    assert_eq!((invocation.status, invocation.body.trim()), (200, "null"), "{invocation:?}\n{}", w.lambda.logs());
-    let answers: Vec<_> = w
-        .receiver
-        .received_at(&format!("/cloudformation-custom-resource-response/{name}"))
-        .into_iter()
-        .filter(|r| r.status == 200)
-        .collect();
-    assert_eq!(answers.len(), 1, "{name}: one response");
-    answers[0].json()
+    w.send_request(name, request)
 }
 
 /// The China partition, where most interface services are `cn.com.amazonaws.<region>.<name>`

@@ -1,8 +1,10 @@
 //! `Custom::VpcPeering` where real AWS is less kind than moto: CloudFormation's replacement
 //! (the old connection and its routes still there during the Update), a peer role removed before
 //! the Delete, properties an upgrade renamed, a rollback before EC2 shows the connection, and
-//! route tables with propagated routes, prefix lists and a full quota. The proxy plays what moto
-//! lacks (`tests/harness/realism.py`, and its fault rules for AWS's error codes).
+//! route tables with propagated routes, prefix lists and a full quota. Every test runs under the
+//! proxy's AWS-realism rules (`tests/harness/realism.py`: a new connection not visible at first,
+//! the accepter's region lagging, CIDR blocks missing from the first describe), and its fault
+//! rules play AWS's error codes.
 
 use harness::Rig;
 use harness::ec2::{Vpc, connection, peering_realism, routes, table, vpc};
@@ -11,7 +13,9 @@ use serde_json::{Value, json};
 const PEER_ACCOUNT: &str = "222222222222";
 
 fn world() -> Rig {
-    Rig::start("vpc-peering", 30)
+    let w = Rig::start("vpc-peering", 30);
+    w.proxy.realism(peering_realism());
+    w
 }
 
 fn via(cidrs: &[String], target: &str) -> Vec<(String, String)> {
@@ -29,7 +33,6 @@ fn id_of(body: &Value) -> String {
 #[test]
 fn a_replacement_with_the_same_cidrs_moves_the_routes_and_the_cleanup_leaves_them() {
     let w = world();
-    w.proxy.realism(peering_realism());
     let ec2 = w.aws.ec2("us-east-1");
     let local = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
     let peers: Vec<Vpc> = (0..3).map(|_| vpc(&w.aws, &ec2, "10.2.0.0/16", &["10.3.0.0/16"], true)).collect();
@@ -94,6 +97,7 @@ fn a_delete_goes_on_without_the_peer_role_or_its_properties() {
     let pcx = id_of(&body);
 
     w.proxy.reset();
+    w.proxy.realism(peering_realism());
     w.proxy.add_rule(json!({"action": "sts:AssumeRole", "status": 403, "code": "AccessDenied", "message": format!("User: arn:aws:sts::123456789012:assumed-role/fn is not authorized to perform: sts:AssumeRole on resource: {role}")}));
     let body = w.send("delete-no-role", "delete", &properties, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
@@ -111,6 +115,7 @@ fn a_delete_goes_on_without_the_peer_role_or_its_properties() {
 
     // Properties renamed by an upgrade (`VpcID`): the Delete acts on the id and its tags.
     w.proxy.reset();
+    w.proxy.realism(peering_realism());
     let second = vpc(&w.aws, &ec2, "10.4.0.0/16", &[], true);
     let properties = json!({"VpcId": local.id, "PeerVpcId": second.id, "RouteTableIds": [a]});
     let body = w.send("create-2", "create.same-account", &properties, None, None);
@@ -210,10 +215,11 @@ fn route_tables_as_aws_has_them() {
     let body = create("initiating", &p5, &t3);
     let pcx = id_of(&body);
     w.proxy.reset();
+    w.proxy.realism(peering_realism());
     w.proxy.add_rule(json!({"action": "ec2:DeleteVpcPeeringConnection", "times": 1, "status": 400, "code": "InvalidStateTransition", "message": "Peering connection is in state initiating-request"}));
     let props = json!({"VpcId": local.id, "PeerVpcId": p5.id, "RouteTableIds": [t3]});
     let body = w.send("delete-initiating", "delete", &props, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(connection(&w.aws, &ec2, &pcx).0, "deleted");
-    assert_eq!(w.proxy.calls().count("ec2:DeleteVpcPeeringConnection"), 2, "tried again");
+    assert!(w.proxy.calls().count("ec2:DeleteVpcPeeringConnection") >= 2, "tried again");
 }

@@ -16,7 +16,7 @@ use crate::ecs::Ecs;
 use crate::error::DrainError;
 use crate::job::{DrainJob, Input};
 use crate::lifecycle::{Action, Lifecycle};
-use crate::plan::{self, Agent, Begin, Step, begin, decide_for};
+use crate::plan::{self, Agent, Begin, Step, begin, decide};
 
 /// How long before Lambda's deadline a run that is still waiting on AWS is cut short (at most a
 /// quarter of the time there is).
@@ -142,7 +142,7 @@ impl Drainer {
             let tasks = self.ecs.tasks(&instance.found, &mut services).await?;
             let drained_for = Duration::from_millis(now_ms().saturating_sub(job.started_at_ms));
             let time_left = deadline.saturating_duration_since(Instant::now());
-            match decide_for(agent, &tasks, drained_for, time_left, &self.config) {
+            match decide(agent, &tasks, drained_for, time_left, &self.config) {
                 Step::Complete { result, why } => return self.complete(&job, result, &why).await,
                 Step::GiveUp { result, why } => {
                     warn!(reason = %why, "giving up the wait");

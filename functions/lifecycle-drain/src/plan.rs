@@ -123,19 +123,8 @@ pub enum Step {
 /// (or the completion) still have to fit, with the SDK's retries of a throttled call (about 3 s).
 pub const HANDOVER_MARGIN: Duration = Duration::from_secs(5);
 
-/// [`decide_for`] an instance whose agent is connected.
-pub fn decide(tasks: &[TaskState], drained_for: Duration, time_left: Duration, config: &Config) -> Step {
-    decide_for(Agent::Connected, tasks, drained_for, time_left, config)
-}
-
 /// `drained_for`: since the first run started. `time_left`: before this run's deadline.
-pub fn decide_for(
-    agent: Agent,
-    tasks: &[TaskState],
-    drained_for: Duration,
-    time_left: Duration,
-    config: &Config,
-) -> Step {
+pub fn decide(agent: Agent, tasks: &[TaskState], drained_for: Duration, time_left: Duration, config: &Config) -> Step {
     let holding: Vec<&TaskState> = tasks.iter().filter(|t| t.holds_the_drain(agent)).collect();
     if holding.is_empty() {
         let daemons = tasks.iter().filter(|t| t.kind == TaskKind::Daemon && t.last_status != "STOPPED").count();
@@ -318,7 +307,7 @@ mod tests {
             Case("already asked to stop", On, vec![batch_stopping.clone()], 400, 60, &stop, Step::Wait(secs(10))),
         ];
         for Case(name, agent, tasks, drained, left, config, expected) in cases {
-            assert_eq!(decide_for(agent, &tasks, secs(drained), secs(left), config), expected, "{name}");
+            assert_eq!(decide(agent, &tasks, secs(drained), secs(left), config), expected, "{name}");
         }
     }
 
@@ -361,7 +350,9 @@ mod tests {
     #[test]
     fn the_maximum_ends_the_wait_with_the_configured_result_and_names_what_runs() {
         let tasks = [task("api", Service, "RUNNING", "RUNNING"), task("agent", Daemon, "RUNNING", "RUNNING")];
-        let Step::GiveUp { result, why } = decide(&tasks, secs(3600), secs(60), &config(StandalonePolicy::Wait)) else {
+        let Step::GiveUp { result, why } =
+            decide(Agent::Connected, &tasks, secs(3600), secs(60), &config(StandalonePolicy::Wait))
+        else {
             panic!("give up")
         };
         assert_eq!(result, LifecycleResult::Abandon);

@@ -102,16 +102,7 @@ impl Side {
             return Ok(Vec::new());
         }
         let filter = Filter::builder().name("route-table-id").set_values(Some(ids.to_vec())).build();
-        let tables = self
-            .ec2
-            .describe_route_tables()
-            .filters(filter)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeRouteTables"))?;
+        let tables = self.describe_route_tables(filter).await?;
         // Our filter, applied again: some emulators ignore filters.
         let tables: Vec<_> = tables.iter().filter(|t| ids.iter().any(|id| t.route_table_id() == Some(id))).collect();
         let lists: BTreeSet<&str> =
@@ -139,6 +130,20 @@ impl Side {
             .collect())
     }
 
+    async fn describe_route_tables(&self, filter: Filter) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, PeeringError> {
+        let tables = self
+            .ec2
+            .describe_route_tables()
+            .filters(filter)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(AwsFailure::of("ec2:DescribeRouteTables"))?;
+        Ok(tables)
+    }
+
     /// The CIDR blocks of a managed prefix list (AWS-managed ones included).
     async fn prefix_list_entries(&self, list_id: &str) -> Result<Vec<IpNet>, PeeringError> {
         let entries = self
@@ -158,16 +163,7 @@ impl Side {
     /// (for a Delete that no longer knows its tables).
     pub async fn tables_routing_through(&self, connection: &str) -> Result<Vec<String>, PeeringError> {
         let filter = Filter::builder().name("route.vpc-peering-connection-id").values(connection).build();
-        let tables = self
-            .ec2
-            .describe_route_tables()
-            .filters(filter)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeRouteTables"))?;
+        let tables = self.describe_route_tables(filter).await?;
         Ok(tables
             .iter()
             // Our filter, applied again: some emulators ignore filters.
