@@ -220,18 +220,12 @@ impl VpcPeering {
             None => None,
         };
         let connection = match (&props.peering_connection_id, mode) {
-            (Some(id), _) => Some(
-                visible_within(ctx, &local, id, LOOKUP_WAIT)
-                    .await?
-                    .filter(|c| !c.is_gone())
-                    .ok_or_else(|| PeeringError::ConnectionNotFound { id: id.clone() })?,
-            ),
-            (None, Mode::InPlace { id, .. }) => Some(
-                visible_within(ctx, &local, id, LOOKUP_WAIT)
-                    .await?
-                    .filter(|c| !c.is_gone())
-                    .ok_or_else(|| PeeringError::OwnConnectionGone { id: id.into() })?,
-            ),
+            (Some(id), _) => {
+                Some(live(ctx, &local, id).await?.ok_or_else(|| PeeringError::ConnectionNotFound { id: id.clone() })?)
+            }
+            (None, Mode::InPlace { id, .. }) => {
+                Some(live(ctx, &local, id).await?.ok_or_else(|| PeeringError::OwnConnectionGone { id: id.into() })?)
+            }
             (None, _) => {
                 local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?
             }
@@ -435,6 +429,12 @@ impl VpcPeering {
     }
 }
 
+/// The connection a request names (accept mode's, or an Update's own), unless it is gone; it may
+/// read NotFound for [`LOOKUP_WAIT`] first.
+async fn live(ctx: &RequestContext, side: &Side, id: &str) -> Result<Option<Connection>, PeeringError> {
+    Ok(visible_within(ctx, side, id, LOOKUP_WAIT).await?.filter(|c| !c.is_gone()))
+}
+
 /// Remove the routes through `id` from `tables` on one side.
 async fn remove_routes(
     ctx: &RequestContext,
@@ -549,29 +549,26 @@ impl CustomResource for VpcPeering {
             }
             Err(e) => return Err(e),
         };
-        let found = if unconfirmed || props.vpc_id.is_empty() {
-            // A Create that got no answer to its request, or properties an upgrade renamed: find
-            // the connection by this resource's tags.
-            let found =
-                local.find_ours(&props.vpc_id, &props.peer_vpc_id, &ctx.stack_id, &ctx.logical_resource_id).await?;
-            found.filter(|c| unconfirmed || c.id == physical_id)
+        let (stack, logical) = (&ctx.stack_id, &ctx.logical_resource_id);
+        let id = if unconfirmed {
+            // A Create that got no answer to its request: find the connection by its tags.
+            match local.find_ours(&props.vpc_id, &props.peer_vpc_id, stack, logical).await? {
+                Some(c) => c.id,
+                None => return Ok(()),
+            }
         } else {
-            None
-        };
-        let id = match (&found, unconfirmed) {
-            (Some(c), _) => c.id.clone(),
-            (None, true) => return Ok(()),
-            (None, false) => physical_id.to_string(),
+            physical_id.to_string()
         };
         let mut sides = vec![(&local, props.route_table_ids.iter().cloned().collect::<BTreeSet<_>>())];
         sides.extend(peer.as_ref().map(|p| (p, props.peer_route_table_ids.iter().cloned().collect())));
         if props.vpc_id.is_empty() {
-            // The tables are unknown: every table of this account and region routing through it.
-            sides[0].1 = local.tables_routing_through(&id).await?.into_iter().collect();
-            if found.is_none() {
+            // Properties an upgrade renamed: only a connection tagged as this resource's, and
+            // every table of this account and region routing through it.
+            if !unconfirmed && local.ours_among(&[id.clone()].into(), stack, logical).await?.is_empty() {
                 info!(connection = %id, "properties unknown and the connection is not tagged as this resource's: removing nothing");
                 return Ok(());
             }
+            sides[0].1 = local.tables_routing_through(&id).await?.into_iter().collect();
         }
         for (side, tables) in &sides {
             remove_routes(ctx, side, tables, &id).await?;
