@@ -61,11 +61,19 @@ impl AwsFailure {
         move |e| Self::from_sdk(action, &e)
     }
 
+    /// The service's request-rate limit answered, in any service's words: EC2's
+    /// `RequestLimitExceeded`, `ThrottlingException` (ECS, DynamoDB, SQS), `Throttling` (Auto
+    /// Scaling, STS), SNS's `Throttled`, `TooManyRequestsException` (Lambda).
+    pub fn is_throttling(&self) -> bool {
+        self.code.contains("Throttl")
+            || self.code_is("RequestLimitExceeded")
+            || self.code_is("TooManyRequestsException")
+            || self.code_is("RequestThrottled")
+    }
+
     /// Worth another try: throttling, AWS's own 5xx codes, and calls that got no usable answer.
     pub fn is_transient(&self) -> bool {
         const TRANSIENT: &[&str] = &[
-            "RequestLimitExceeded",
-            "TooManyRequestsException",
             "InternalError",
             "InternalFailure",
             "InternalServerError",
@@ -75,7 +83,7 @@ impl AwsFailure {
             "ConnectionError",
             "InvalidResponse",
         ];
-        self.code.contains("Throttl") || TRANSIENT.iter().any(|code| self.code_is(code))
+        self.is_throttling() || TRANSIENT.iter().any(|code| self.code_is(code))
     }
 
     /// AWS and moto spell some codes differently (`…ID.NotFound` vs `…Id.NotFound`).

@@ -45,7 +45,7 @@ fn aws_reason(failure: &AwsFailure) -> String {
     let code = failure.code.as_str();
     if code == "UnauthorizedOperation" || code.starts_with("AccessDenied") {
         format!("{failure}; the function's role lacks this permission")
-    } else if code.contains("Throttl") || code == "RequestLimitExceeded" {
+    } else if failure.is_throttling() {
         format!("{failure}; AWS kept throttling after retries: retry the stack operation later")
     } else {
         failure.to_string()

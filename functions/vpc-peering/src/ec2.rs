@@ -1,16 +1,22 @@
 //! Effects: EC2 reads into domain structs (observe) and EC2 writes (apply), for one side of
 //! the connection, with AWS error codes mapped explicitly.
 
-use aws_sdk_ec2::Client as Ec2;
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_sdk_ec2::Client as Ec2;
 
 use aws_sdk_ec2::types::{
     Filter, PeeringConnectionOptionsRequest, ResourceType, RouteOrigin, RouteState, Tag, TagSpecification,
     VpcAttributeName, VpcCidrBlockStateCode, VpcPeeringConnection, VpcPeeringConnectionVpcInfo,
 };
 use ipnet::IpNet;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use shared::aws::AwsFailure;
 use shared::custom_resource::RequestContext;
+use shared::pace::{self, Bucket};
+use tokio::time::Instant;
 use tracing::info;
 
 use crate::error::{PeeringError, parse_cidr};
@@ -45,6 +51,28 @@ pub enum Deletion {
 }
 
 impl Side {
+    /// This process's model of the side's request-rate bucket for `action`: EC2 meters each
+    /// action per account and Region, so two sides there share it.
+    pub fn bucket(&self, action: &str) -> Arc<Bucket> {
+        pace::bucket(&self.account, &self.region, action)
+    }
+
+    /// Send a write paced to its bucket, again while throttled, until a token would come after
+    /// `until` (see `shared::pace`).
+    async fn write<T, E, R, F, Fut>(&self, action: &'static str, until: Instant, send: F) -> Result<T, AwsFailure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        pace::paced(&self.bucket(action), until, || {
+            let sent = send();
+            async move { sent.await.map_err(AwsFailure::of(action)) }
+        })
+        .await
+    }
+
     pub async fn vpc(&self, vpc_id: &str, with_dns: bool) -> Result<Vpc, PeeringError> {
         let not_found = || PeeringError::VpcNotFound {
             vpc_id: vpc_id.into(),
@@ -349,32 +377,34 @@ impl Side {
         }
     }
 
-    /// Apply route actions in order; returns what was done so a failure can be undone.
+    /// Apply route actions in order, each paced to its bucket and retried while throttled until
+    /// `until`; returns what was done so a failure can be undone.
     pub async fn apply(
         &self,
         actions: &[Action],
         connection_id: &str,
         ctx: &RequestContext,
+        until: Instant,
     ) -> Result<Vec<Action>, (PeeringError, Vec<Action>)> {
         let mut done = Vec::new();
         for action in actions {
             let result = match action {
                 Action::AddRoute(spec) => {
                     ctx.step(format!("adding a route to {} in {}", spec.destination, spec.table_id));
-                    self.add_route(spec, connection_id).await
+                    self.add_route(spec, connection_id, until).await
                 }
                 Action::AddOverPropagated(spec) => {
                     info!(side = self.label, table = %spec.table_id, destination = %spec.destination, "a propagated route has this destination: the static route through the peering takes precedence over it");
                     ctx.step(format!("adding a route to {} in {}", spec.destination, spec.table_id));
-                    self.add_route(spec, connection_id).await
+                    self.add_route(spec, connection_id, until).await
                 }
                 Action::ReplaceRoute { spec, from } => {
                     ctx.step(format!("moving the route to {} in {} from {from}", spec.destination, spec.table_id));
-                    self.replace_route(spec, from, connection_id).await
+                    self.replace_route(spec, from, connection_id, until).await
                 }
                 Action::RemoveRoute(spec) => {
                     ctx.step(format!("removing the route to {} from {}", spec.destination, spec.table_id));
-                    self.remove_route(spec).await
+                    self.remove_route(spec, until).await
                 }
             };
             match result {
@@ -385,13 +415,13 @@ impl Side {
         Ok(done)
     }
 
-    async fn add_route(&self, spec: &RouteSpec, connection_id: &str) -> Result<(), PeeringError> {
+    async fn add_route(&self, spec: &RouteSpec, connection_id: &str, until: Instant) -> Result<(), PeeringError> {
         let call = self.ec2.create_route().route_table_id(&spec.table_id).vpc_peering_connection_id(connection_id);
         let call = match spec.destination {
             IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
             IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
         };
-        match call.send().await.map_err(AwsFailure::of("ec2:CreateRoute")) {
+        match self.write("ec2:CreateRoute", until, || call.clone().send()).await {
             Ok(_) => {
                 info!(side = self.label, table = %spec.table_id, destination = %spec.destination, connection = %connection_id, "added route");
                 Ok(())
@@ -418,19 +448,25 @@ impl Side {
     }
 
     /// Point an existing route of this resource's old connection at `connection_id`.
-    async fn replace_route(&self, spec: &RouteSpec, from: &str, connection_id: &str) -> Result<(), PeeringError> {
+    async fn replace_route(
+        &self,
+        spec: &RouteSpec,
+        from: &str,
+        connection_id: &str,
+        until: Instant,
+    ) -> Result<(), PeeringError> {
         let call = self.ec2.replace_route().route_table_id(&spec.table_id).vpc_peering_connection_id(connection_id);
         let call = match spec.destination {
             IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
             IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
         };
-        match call.send().await.map_err(AwsFailure::of("ec2:ReplaceRoute")) {
+        match self.write("ec2:ReplaceRoute", until, || call.clone().send()).await {
             Ok(_) => {
                 info!(side = self.label, table = %spec.table_id, destination = %spec.destination, from, connection = %connection_id, "moved route to the new connection");
                 Ok(())
             }
             // Gone since we looked (the old connection's cleanup ran): add it instead.
-            Err(f) if f.code_is("InvalidRoute.NotFound") => self.add_route(spec, connection_id).await,
+            Err(f) if f.code_is("InvalidRoute.NotFound") => self.add_route(spec, connection_id, until).await,
             Err(f) => Err(self.route_failure(f, spec)),
         }
     }
@@ -447,13 +483,13 @@ impl Side {
         failure.into()
     }
 
-    async fn remove_route(&self, spec: &RouteSpec) -> Result<(), PeeringError> {
+    async fn remove_route(&self, spec: &RouteSpec, until: Instant) -> Result<(), PeeringError> {
         let call = self.ec2.delete_route().route_table_id(&spec.table_id);
         let call = match spec.destination {
             IpNet::V4(d) => call.destination_cidr_block(d.to_string()),
             IpNet::V6(d) => call.destination_ipv6_cidr_block(d.to_string()),
         };
-        match call.send().await.map_err(AwsFailure::of("ec2:DeleteRoute")) {
+        match self.write("ec2:DeleteRoute", until, || call.clone().send()).await {
             Ok(_) => {
                 info!(side = self.label, table = %spec.table_id, destination = %spec.destination, "removed route");
                 Ok(())

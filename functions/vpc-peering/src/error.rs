@@ -71,6 +71,13 @@ pub enum PeeringError {
     )]
     RouteLimit { table_id: String, account: String, region: String },
 
+    /// A plan whose writes cannot finish before the deadline at EC2's request rate: refused
+    /// before any write.
+    #[error(
+        "{changes} route changes need about {estimate_secs} s at EC2's request rate ({rate}), more than the {left_secs} s this request has left of the function's {timeout_secs} s: split the route tables across several Custom::VpcPeering resources, or raise the function's Timeout (at most 900 s); nothing was changed"
+    )]
+    TooSlowForTimeout { changes: usize, estimate_secs: u64, rate: String, left_secs: u64, timeout_secs: u64 },
+
     #[error("{}", aws_reason(.0))]
     Aws(#[from] AwsFailure),
 
@@ -91,7 +98,7 @@ fn more(n: usize) -> String {
 /// An AWS error with the fix for the codes users meet.
 fn aws_reason(failure: &AwsFailure) -> String {
     let code = failure.code.as_str();
-    let hint = if code.contains("Throttl") || code == "RequestLimitExceeded" {
+    let hint = if failure.is_throttling() {
         "AWS kept throttling after retries: retry the stack operation later"
     } else if code == "UnauthorizedOperation" || code == "AccessDenied" || code == "AccessDeniedException" {
         "the role that made the call lacks this permission"

@@ -80,6 +80,17 @@ pub enum Action {
     RemoveRoute(RouteSpec),
 }
 
+impl Action {
+    /// The EC2 API action (and so the request-rate bucket) it takes.
+    pub fn api(&self) -> &'static str {
+        match self {
+            Action::AddRoute(_) | Action::AddOverPropagated(_) => "ec2:CreateRoute",
+            Action::ReplaceRoute { .. } => "ec2:ReplaceRoute",
+            Action::RemoveRoute(_) => "ec2:DeleteRoute",
+        }
+    }
+}
+
 /// A destination we need that a route table already sends somewhere else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {

@@ -2,7 +2,8 @@
 //! what the resource owns (the routes through its connection in its tables, and the
 //! connection if it created it).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
@@ -11,6 +12,8 @@ use aws_sdk_sts::Client as Sts;
 use ipnet::IpNet;
 use shared::aws::{AwsFailure, CallsInFlight};
 use shared::custom_resource::{CustomResource, Outcome, RequestContext, failed_create_id};
+use shared::pace;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::ec2::{Deletion, LOGICAL_TAG, STACK_TAG, Side};
@@ -18,7 +21,7 @@ use crate::error::PeeringError;
 use crate::model::{Action, Connection, RouteTable, Target, Vpc};
 use crate::plan::{desired_routes, overlaps, plan_routes};
 use crate::properties::PeeringProperties;
-use crate::settle::{Waiter, delete_made, set_dns, settle, visible_within, with_cidrs};
+use crate::settle::{RESERVE, Waiter, delete_made, set_dns, settle, visible_within, with_cidrs};
 
 /// The physical id of a Create that failed waiting for AWS to answer CreateVpcPeeringConnection
 /// (then the request id): its Delete looks for the connection by this resource's tags.
@@ -84,8 +87,14 @@ impl SideRoutes<'_> {
 
 impl VpcPeering {
     pub fn new(config: &SdkConfig) -> Self {
-        // Every client names its unanswered calls if the deadline comes first.
-        let ec2 = Ec2::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(CallsInFlight).build());
+        // Every client names its unanswered calls if the deadline comes first; EC2's retries
+        // follow its request-rate buckets (adaptive, more attempts: see `shared::pace`).
+        let ec2 = Ec2::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .retry_config(pace::retry_config())
+                .interceptor(CallsInFlight)
+                .build(),
+        );
         let sts = Sts::from_conf(aws_sdk_sts::config::Builder::from(config).interceptor(CallsInFlight).build());
         Self { config: config.clone(), ec2, sts }
     }
@@ -128,6 +137,7 @@ impl VpcPeering {
         let peer_account = props.peer_owner_id.clone().unwrap_or_else(|| local.account.clone());
         let mut config = aws_sdk_ec2::config::Builder::from(&self.config)
             .region(Region::new(peer_region.clone()))
+            .retry_config(pace::retry_config())
             .interceptor(CallsInFlight);
         if let Some(role_arn) = &props.peer_role_arn {
             ctx.step(format!("assuming {role_arn}"));
@@ -267,10 +277,11 @@ impl VpcPeering {
         let connection_id = connection.as_ref().map(|c| c.id.as_str());
         let others: BTreeSet<String> = routes.iter().flat_map(|r| r.other_connections(connection_id)).collect();
         let movable = local.ours_among(&others, &ctx.stack_id, &ctx.logical_resource_id).await?;
-        routes[0].plan(&peer_cidrs(connection.as_ref()), &excluded, connection_id, &movable)?;
+        let mut planned = vec![(routes[0].side, routes[0].plan(&peer_cidrs(connection.as_ref()), &excluded, connection_id, &movable)?)];
         if let Some(side) = routes.get(1) {
-            side.plan(&local_vpc.cidrs, &excluded, connection_id, &movable)?;
+            planned.push((side.side, side.plan(&local_vpc.cidrs, &excluded, connection_id, &movable)?));
         }
+        check_time(ctx, &planned)?;
 
         // Apply: the connection first; a Create that fails after making it undoes its work.
         let (connection, created) = match connection {
@@ -283,12 +294,16 @@ impl VpcPeering {
             let cidrs = peer_cidrs(Some(&connection));
             if connection.status == "active" {
                 check_overlaps(props, &local_vpc, &cidrs, &excluded)?;
-                let mut sides = vec![(&routes[0], cidrs.clone())];
-                sides.extend(routes.get(1).map(|side| (side, local_vpc.cidrs.clone())));
-                for (side, other_cidrs) in sides {
-                    let actions = side.plan(&other_cidrs, &excluded, Some(&id), &movable)?;
-                    apply(side.side, &actions, &id, ctx).await?;
-                }
+                let local_actions = routes[0].plan(&cidrs, &excluded, Some(&id), &movable)?;
+                let peer_actions = match routes.get(1) {
+                    Some(side) => Some((side.side, side.plan(&local_vpc.cidrs, &excluded, Some(&id), &movable)?)),
+                    None => None,
+                };
+                on_both(
+                    apply(&local, &local_actions, &id, ctx),
+                    peer_actions.as_ref().map(|(side, actions)| apply(side, actions, &id, ctx)),
+                )
+                .await?;
             }
             Ok::<_, PeeringError>(outcome(&connection, &local_vpc, &cidrs))
         };
@@ -464,8 +479,60 @@ fn check_overlaps(
     }
     Err(PeeringError::Overlap { local_vpc: props.vpc_id.clone(), peer_vpc: props.peer_vpc_id.clone(), overlaps: found })
 }
+/// Refuse, before any write, a plan whose route writes cannot finish in the time left at the
+/// pace of each side's request-rate buckets: sides in different accounts or Regions write at
+/// once, so the slower one counts; in one account and Region their calls add up.
+fn check_time(ctx: &RequestContext, planned: &[(&Side, Vec<Action>)]) -> Result<(), PeeringError> {
+    let mut calls: BTreeMap<(&str, &str), BTreeMap<&'static str, usize>> = BTreeMap::new();
+    for (side, actions) in planned {
+        for action in actions {
+            *calls.entry((&side.account, &side.region)).or_default().entry(action.api()).or_default() += 1;
+        }
+    }
+    let estimate = calls
+        .iter()
+        .map(|((account, region), per_action)| {
+            per_action.iter().map(|(action, n)| pace::bucket(account, region, action).estimate(*n)).sum::<Duration>()
+        })
+        .max()
+        .unwrap_or_default();
+    let left = ctx.time_left();
+    if estimate + RESERVE <= left {
+        return Ok(());
+    }
+    let limits = planned[0].0.bucket("ec2:CreateRoute").limits();
+    Err(PeeringError::TooSlowForTimeout {
+        changes: planned.iter().map(|(_, actions)| actions.len()).sum(),
+        estimate_secs: estimate.as_secs_f64().ceil() as u64,
+        rate: format!(
+            "each route action {} at once, then {} a second, per account and Region",
+            limits.burst,
+            (limits.refill * 10.0).round() / 10.0
+        ),
+        left_secs: left.as_secs(),
+        timeout_secs: ctx.timeout().as_secs(),
+    })
+}
+
+/// Both sides' route work at once, the local side's failure first: in different accounts or
+/// Regions each has buckets of its own; in one, they share the pacer's model of them.
+async fn on_both<F>(local: F, peer: Option<F>) -> Result<(), PeeringError>
+where
+    F: Future<Output = Result<(), PeeringError>>,
+{
+    let (local, peer) = tokio::join!(local, async {
+        match peer {
+            Some(peer) => peer.await,
+            None => Ok(()),
+        }
+    });
+    local.and(peer)
+}
+
 async fn apply(side: &Side, actions: &[Action], id: &str, ctx: &RequestContext) -> Result<(), PeeringError> {
-    match side.apply(actions, id, ctx).await {
+    // Throttled writes are retried while the time left keeps what a Create needs to undo itself.
+    let until = Instant::now() + ctx.time_left().saturating_sub(RESERVE);
+    match side.apply(actions, id, ctx, until).await {
         Ok(_) => Ok(()),
         Err((cause, done)) if done.is_empty() => Err(cause),
         Err((cause, done)) => {
@@ -570,9 +637,12 @@ impl CustomResource for VpcPeering {
             }
             sides[0].1 = local.tables_routing_through(&id).await?.into_iter().collect();
         }
-        for (side, tables) in &sides {
-            remove_routes(ctx, side, tables, &id).await?;
-        }
+        let (first, rest) = (&sides[0], sides.get(1));
+        on_both(
+            remove_routes(ctx, first.0, &first.1, &id),
+            rest.map(|(side, tables)| remove_routes(ctx, side, tables, &id)),
+        )
+        .await?;
         // Accept mode never deletes the connection: the other side made it.
         if props.peering_connection_id.is_none()
             && let Some(c) = local.connection(&id).await?.filter(|c| !c.is_gone())

@@ -91,12 +91,15 @@ pub struct RequestContext {
     note: Arc<Mutex<Option<String>>>,
     /// When the deadline guard answers FAILED if the work is still running.
     guard_at: Instant,
+    /// From the invocation to Lambda's deadline: about the function's Timeout.
+    timeout: Duration,
 }
 
 impl RequestContext {
-    fn new(request: &Request, guard_at: Instant) -> Self {
+    fn new(request: &Request, guard_at: Instant, timeout: Duration) -> Self {
         Self {
             guard_at,
+            timeout,
             request_id: request.target.request_id.clone(),
             stack_id: request.target.stack_id.clone(),
             logical_resource_id: request.target.logical_resource_id.clone(),
@@ -148,6 +151,12 @@ impl RequestContext {
     /// to undo what they made and report it themselves.
     pub fn time_left(&self) -> Duration {
         self.guard_at.saturating_duration_since(Instant::now())
+    }
+
+    /// The time Lambda gave this invocation: about the function's Timeout (for reasons that
+    /// say how to size it).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn current_step(&self) -> String {
@@ -272,7 +281,7 @@ impl Protocol {
             );
         }
         let guard = deadline - self.settings.deadline_margin.min(deadline.saturating_duration_since(started) / 2);
-        let ctx = RequestContext::new(request, guard);
+        let ctx = RequestContext::new(request, guard, deadline.saturating_duration_since(started));
         let mut work = tokio::spawn(dispatch(resource, request.clone(), ctx.clone()).in_current_span());
         let result = tokio::select! {
             joined = &mut work => match joined {
