@@ -1,11 +1,12 @@
 //! `bench/run`'s table: each function's shipped artifact in the Lambda emulator against moto,
 //! beside a bare `lambda_runtime` echo and a Python (awslambdaric + boto3) function.
 //!
-//!     BENCH_PYTHON=.venv-bench/bin/python BENCH_RUNS=5 target/debug/bench [peering|access|alerts|drain ...]
+//!     BENCH_PYTHON=.venv-bench/bin/python BENCH_RUNS=5 target/debug/bench [peering|access|alerts|drain|rated ...]
 //!
 //! With no names every scenario runs. The references always run: the ratios need them.
 
 mod measure;
+mod rated;
 mod report;
 mod scenarios;
 
@@ -60,6 +61,14 @@ fn main() {
     if wanted("drain") {
         step("drain", &mut || vec![scenarios::drain(&runs, 50)]);
     }
+    let mut at_aws_rates = Vec::new();
+    if wanted("rated") {
+        let at = Instant::now();
+        at_aws_rates.push(rated::peering(100, false));
+        at_aws_rates.push(rated::peering(100, true));
+        eprintln!("bench: at AWS's request rates measured in {:.0} s", at.elapsed().as_secs_f64());
+    }
     report::print(&rows, &zips, runs.0);
+    rated::print(&at_aws_rates);
     println!("\n(measured in {:.0} s)", started.elapsed().as_secs_f64());
 }

@@ -280,6 +280,40 @@ def peerings_in(xml_text):
     return found
 
 
+# access key -> account of the role that sts:AssumeRole handed it out for: learnt from every
+# AssumeRole answer through the proxy, recording or not (rates.py keys its buckets by account).
+_assumed = {}
+_assumed_lock = threading.Lock()
+
+
+def learn_assumed(params, status, body):
+    """An sts:AssumeRole answer: its access key acts as the role's account (moto keeps the key in
+    that account's IAM backend: moto.iam.models.get_account_id_from)."""
+    if not (200 <= status < 300):
+        return
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+    key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", text)
+    role = re.match(r"^arn:[^:]+:iam::(\d{12}):", _first(params, "RoleArn") or "")
+    if key and role:
+        with _assumed_lock:
+            _assumed[key.group(1)] = role.group(1)
+
+
+def assumed_account(key):
+    """The account of an access key AssumeRole handed out through this proxy, else None."""
+    with _assumed_lock:
+        return _assumed.get(key)
+
+
+def account_of(headers):
+    """The account a request acts as, as moto decides it (moto.core.responses.get_current_account):
+    the `x-moto-account-id` header, else an AssumeRole key's account, else moto's default."""
+    if headers.get("x-moto-account-id"):
+        return headers.get("x-moto-account-id")
+    key, _ = credential_of(headers)
+    return (key and assumed_account(key)) or DEFAULT_ACCOUNT
+
+
 class Recorder:
     """The proxy's side: one per proxy process, shared by its handler threads."""
 
@@ -288,7 +322,6 @@ class Recorder:
         self.path = os.path.join(directory, f"{function}-{os.getpid()}.jsonl")
         self.function = function
         self.lock = threading.Lock()
-        self.assumed = {}  # access key -> account of the role that AssumeRole handed it out for
         self.peerings = {}
         self.written = set()
 
@@ -298,8 +331,8 @@ class Recorder:
         if key is None:
             return None
         params = parse_params(path, headers, body)
+        account = assumed_account(key)
         with self.lock:
-            account = self.assumed.get(key)
             peerings = dict(self.peerings)
         credential = "assumed" if account else "function"
         try:
@@ -327,13 +360,10 @@ class Recorder:
             return
         action, params = pending
         text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else str(body)
+        if action == "sts:AssumeRole":
+            learn_assumed(params, status, body)
         with self.lock:
-            if action == "sts:AssumeRole":
-                key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", text)
-                role = re.match(r"^arn:[^:]+:iam::(\d{12}):", _first(params, "RoleArn") or "")
-                if key and role:
-                    self.assumed[key.group(1)] = role.group(1)
-            elif "VpcPeeringConnection" in action:
+            if "VpcPeeringConnection" in action:
                 for pcx, info in peerings_in(text).items():
                     self.peerings.setdefault(pcx, {}).update(info)
 
@@ -349,8 +379,14 @@ def configure(directory, function):
 
 
 def request(handler, action, body):
-    """proxy.py, per AWS request: record it (kept on the handler for `reply`)."""
-    handler.iam_pending = _recorder.request(action, handler.path, handler.headers, body) if _recorder else None
+    """proxy.py, per AWS request: record it (kept on the handler for `reply`). An AssumeRole is
+    kept for `reply` with or without `--record`: its answer's key says which account acts."""
+    if _recorder:
+        handler.iam_pending = _recorder.request(action, handler.path, handler.headers, body)
+    elif action == "sts:AssumeRole":
+        handler.iam_pending = (action, parse_params(handler.path, handler.headers, body))
+    else:
+        handler.iam_pending = None
 
 
 def reply(handler, status, body):
@@ -358,3 +394,5 @@ def reply(handler, status, body):
     pending, handler.iam_pending = getattr(handler, "iam_pending", None), None
     if _recorder and pending:
         _recorder.reply(pending, status, body)
+    elif pending and pending[0] == "sts:AssumeRole":
+        learn_assumed(pending[1], status, body)

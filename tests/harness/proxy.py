@@ -9,16 +9,21 @@ Functions get AWS_ENDPOINT_URL=http://127.0.0.1:8001. Each AWS call is counted u
 query protocol's Action parameter, or the smithy-rpc-v2 path; else `METHOD /path`).
 Control paths:
 - GET  /__proxy/health      readiness
-- GET  /__proxy/calls       {"counts": {"sqs:ListQueues": 1}, "calls": [{"action", "status", "injected", "time"}]}
+- GET  /__proxy/calls       {"counts": {"sqs:ListQueues": 1}, "calls": [{"action", "status", "injected", "time"}],
+                             "throttled": {"ec2:CreateRoute": 12}}
 - POST /__proxy/rules       add a rule (JSON below); rules are tried in order, first match wins
-- POST /__proxy/reset       forget calls and rules; realism off (what it saw made stays known)
+- POST /__proxy/reset       forget calls and rules; realism and rates off (what it saw made stays known)
 - POST /__proxy/realism     turn on rules of AWS behaviour moto lacks (see realism.py); off by default
+- POST /__proxy/rates       turn on AWS's request-rate token buckets (see rates.py); off by default.
+                            A throttled call is in `calls` with `"rate": code`; `throttled` counts them by action
 A rule: {"action": "ec2:CreateRoute" or "*", "times": 2 (omit for always), "skip": 1 (let the
          first N matching calls through),
          "status": 400, "code": "RouteAlreadyExists", "message": "...",   -> an AWS error reply
          "delay_ms": 3000,                                                -> then forward (or fail)
          "reset": true}                                                   -> drop the connection
 Error bodies follow the call's protocol: awsJson/restJson ({"__type"}), EC2 XML, query XML.
+A call meets the test's rules first, then the rate model, then realism: a throttled call reaches neither
+realism nor moto.
 """
 
 import argparse
@@ -34,6 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import iam_calls
+from rates import Rates
 from realism import Realism, query_params
 
 _lock = threading.Lock()
@@ -41,6 +47,7 @@ _calls = []
 _rules = []
 UPSTREAM = None  # (host, port)
 _realism = Realism()
+_rates = Rates()
 
 # Hop-by-hop headers are the proxy's own business.
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
@@ -130,10 +137,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._reply(200, b'{"ok": true}', {"Content-Type": "application/json"})
         if path == "/__proxy/calls":
             with _lock:
-                counts = {}
+                counts, throttled = {}, {}
                 for call in _calls:
                     counts[call["action"]] = counts.get(call["action"], 0) + 1
-                out = json.dumps({"counts": counts, "calls": _calls}).encode()
+                    if call.get("rate"):
+                        throttled[call["action"]] = throttled.get(call["action"], 0) + 1
+                out = json.dumps({"counts": counts, "calls": _calls, "throttled": throttled}).encode()
             return self._reply(200, out, {"Content-Type": "application/json"})
         if path == "/__proxy/rules" and self.command == "POST":
             with _lock:
@@ -144,9 +153,13 @@ class Handler(BaseHTTPRequestHandler):
                 _calls.clear()
                 _rules.clear()
             _realism.reset()
+            _rates.reset()
             return self._reply(200, b"{}", {"Content-Type": "application/json"})
         if path == "/__proxy/realism" and self.command == "POST":
             _realism.configure(json.loads(body))
+            return self._reply(200, b"{}", {"Content-Type": "application/json"})
+        if path == "/__proxy/rates" and self.command == "POST":
+            _rates.configure(json.loads(body or b"{}") or {})
             return self._reply(200, b"{}", {"Content-Type": "application/json"})
         return self._reply(404, b"{}", {"Content-Type": "application/json"})
 
@@ -172,6 +185,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         region = region_of(self.headers)
         params = query_params(urlsplit(self.path).query, body) if not self.headers.get("X-Amz-Target") else {}
+        if not (rule and rule.get("status")):
+            throttled = _rates.take(action, region, self.headers, params)
+            if throttled:
+                rule = {"status": throttled[0], "code": throttled[1], "message": throttled[2]}
+                call["rate"] = throttled[1]
         if not (rule and rule.get("status")):
             realistic = _realism.before(action, region, params)
             if realistic:
@@ -208,6 +226,7 @@ def main():
     iam_calls.configure(args.record, args.function)
     up = urlsplit(args.upstream)
     UPSTREAM = (up.hostname, up.port or 80)
+    _rates.upstream = UPSTREAM
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     print(f"LISTENING {server.server_address[1]}", flush=True)
     server.serve_forever()

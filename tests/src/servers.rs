@@ -101,17 +101,28 @@ pub struct Call {
     pub injected: bool,
     #[serde(default)]
     pub status: Value,
+    /// The code the rate model answered with (`RequestLimitExceeded`), if it throttled the call.
+    #[serde(default)]
+    pub rate: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Calls {
     pub counts: BTreeMap<String, u64>,
     pub calls: Vec<Call>,
+    /// Calls the rate model throttled, by action (see [`Proxy::rates`]).
+    #[serde(default)]
+    pub throttled: BTreeMap<String, u64>,
 }
 
 impl Calls {
     pub fn count(&self, action: &str) -> u64 {
         self.counts.get(action).copied().unwrap_or(0)
+    }
+
+    /// How many `action` calls the rate model answered as throttled.
+    pub fn throttled(&self, action: &str) -> u64 {
+        self.throttled.get(action).copied().unwrap_or(0)
     }
 
     pub fn total(&self) -> u64 {
@@ -172,6 +183,14 @@ impl Proxy {
     /// `{"new_pcx_not_found": 3, "accepter_lag": 3}`. `reset` turns them off.
     pub fn realism(&self, rules: Value) {
         post_json(&format!("{}/__proxy/realism", self.url()), &rules);
+    }
+
+    /// Turn on AWS's request-rate token buckets, per account, Region and action (see
+    /// `tests/harness/rates.py`), every bucket full: e.g. `{"scale": 10, "busy": {"ec2:CreateRoute":
+    /// 4.5}, "buckets": {"ec2:CreateRoute": [50, 5]}}` (`{}`: the documented figures). `reset` turns
+    /// them off.
+    pub fn rates(&self, config: Value) {
+        post_json(&format!("{}/__proxy/rates", self.url()), &config);
     }
 }
 

@@ -120,6 +120,56 @@ fn create_update_delete(realism: bool) {
     }
 }
 
+/// Issue #17: EC2 takes many rules a call, so a Create writes once per endpoint group (ingress
+/// from every task group) and once per task group (egress to every endpoint group and S3), and a
+/// Delete revokes with as many: 4 endpoints × 3 task groups is 27 rules in 7 writes each way (one
+/// write a rule was 27). moto returns each rule a call made, so each is matched to its id.
+#[test]
+fn writes_are_one_call_per_group_and_direction() {
+    let w = world();
+    let s = site(&w);
+    let ec2 = w.aws.ec2("us-east-1");
+    let secrets = security_group(&w.aws, &ec2, &s.vpc, "secretsmanager-endpoint", false);
+    interface_endpoint(&w.aws, &ec2, &s.vpc, &s.subnet, "secretsmanager", &secrets, true);
+    let tasks = [s.tasks[0].clone(), s.tasks[1].clone(), security_group(&w.aws, &ec2, &s.vpc, "tasks-c", true)];
+    let endpoint_groups: Vec<String> = s.endpoint_groups.iter().chain([&secrets]).cloned().collect();
+    let services = ["ecr.api", "ecr.dkr", "logs", "s3", "secretsmanager"];
+    let properties = json!({"VpcId": s.vpc.id, "TaskSecurityGroupIds": tasks, "Services": services});
+
+    w.proxy.reset();
+    let body = send(&w, "create", "create", &properties, None);
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    assert_eq!(body["Data"]["RulesAdded"], "27");
+    let calls = w.proxy.calls();
+    let authorized =
+        (calls.count("ec2:AuthorizeSecurityGroupIngress"), calls.count("ec2:AuthorizeSecurityGroupEgress"));
+    assert_eq!(authorized, (4, 3), "one write per group");
+    assert_eq!(w.writes().len(), 7, "{:?}", w.writes());
+    for group in &endpoint_groups {
+        let expected: Vec<_> = tasks.iter().map(|t| (false, t.clone(), true)).collect();
+        assert_eq!(sorted(rules_of(&w, group)), sorted(expected), "{group}");
+    }
+    for task in &tasks {
+        let mut expected: Vec<_> = endpoint_groups.iter().map(|g| (true, g.clone(), true)).collect();
+        expected.push((true, s.prefix_list.clone(), true));
+        assert_eq!(sorted(rules_of(&w, task)), sorted(expected), "{task}");
+    }
+    let logs = w.lambda.logs();
+    assert_eq!(logs.matches("added rule").count(), 27, "each rule matched to the id EC2 returned:\n{logs}");
+    assert!(!logs.contains("returned no rule id") && !logs.contains("not asked for"), "{logs}");
+
+    w.proxy.reset();
+    let body = send(&w, "delete", "delete", &properties, None);
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let calls = w.proxy.calls();
+    let revoked = (calls.count("ec2:RevokeSecurityGroupIngress"), calls.count("ec2:RevokeSecurityGroupEgress"));
+    assert_eq!(revoked, (4, 3), "one write per group");
+    assert_eq!(w.writes().len(), 7, "{:?}", w.writes());
+    for group in endpoint_groups.iter().chain(&tasks) {
+        assert_eq!(rules_of(&w, group), vec![], "{group}: revoked");
+    }
+}
+
 #[test]
 fn missing_endpoints_fail_or_are_reported() {
     let w = world();
@@ -171,11 +221,8 @@ fn update_revokes_a_dropped_task_group_and_adds_a_new_service() {
     assert_eq!(rules_of(&w, &s.tasks[1]), vec![]);
     assert_eq!(rules_of(&w, &s.endpoint_groups[0]), vec![(false, s.tasks[0].clone(), true)]);
     assert_eq!(rules_of(&w, &s.tasks[0]).len(), 2, "tasks-a keeps its egress to ecr.api and S3");
-    let revokes = w.writes();
-    assert_eq!(
-        sorted(revokes),
-        ["ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"]
-    );
+    // Three rules, two writes: tasks-b's two egress rules in one call.
+    assert_eq!(sorted(w.writes()), ["ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress"]);
 
     // Add logs: only its rules are added.
     w.proxy.reset();
@@ -242,7 +289,7 @@ fn bad_groups_and_the_rule_limit(realism: bool) {
         assert!(reason.starts_with(&expected), "{name}: {reason}");
     }
 
-    // The limit, reached on the third ingress rule: named, and every rule added before it in
+    // The limit, reached on the third ingress write: named, and every rule added before it in
     // this request (egress rules included) is revoked.
     reset(&w, realism);
     w.proxy.add_rule(json!({"action": "ec2:AuthorizeSecurityGroupIngress", "skip": 2, "times": 1, "status": 400, "code": "RulesPerSecurityGroupLimitExceeded", "message": "The maximum number of rules per security group has been reached."}));
@@ -250,8 +297,22 @@ fn bad_groups_and_the_rule_limit(realism: bool) {
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
     assert!(reason.starts_with("security group sg-") && reason.contains("has reached its rule limit"), "{reason}");
-    let added = w.proxy.calls().calls.iter().filter(|c| c.action.contains(":Authorize") && !c.injected).count();
-    assert!(added >= 2, "rules were added before the limit: {added}");
+    let writes = w.proxy.calls().calls.iter().filter(|c| c.action.contains(":Authorize") && !c.injected).count();
+    assert!(writes >= 2, "rules were added before the limit: {writes}");
+    // One write per group, in the order of the groups' ids: two rules on each endpoint group
+    // (one per task group), four from each task group (three endpoint groups and S3); the writes
+    // before the third endpoint group's made what is rolled back.
+    let mut order: Vec<(&String, usize, bool)> =
+        s.endpoint_groups.iter().map(|g| (g, 2, true)).chain(s.tasks.iter().map(|t| (t, 4, false))).collect();
+    order.sort();
+    let (mut ingress, mut added) = (0, 0);
+    for (_, rules, is_ingress) in order {
+        ingress += usize::from(is_ingress);
+        if ingress == 3 {
+            break;
+        }
+        added += rules;
+    }
     assert!(reason.contains(&format!("; rolled back the {added} rule(s) this request had added")), "{reason}");
     for group in s.endpoint_groups.iter().chain(&s.tasks) {
         assert_eq!(rules_of(&w, group), vec![], "{group}: nothing left behind");

@@ -1,19 +1,24 @@
-//! Effects: EC2 reads into domain structs (observe) and EC2 writes (apply), with AWS error
-//! codes mapped explicitly.
+//! Effects: EC2 reads into domain structs (observe) and EC2 writes (apply: one batch of
+//! [`crate::batch`] a call, paced to EC2's request-rate buckets), with AWS error codes mapped
+//! explicitly.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, PrefixListId, ResourceType, SecurityGroupRule, Tag, TagSpecification, UserIdGroupPair,
-    VpcEndpointType,
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroupRule, Tag, TagSpecification,
+    UserIdGroupPair, VpcEndpointType,
 };
 use ipnet::IpNet;
 use shared::aws::AwsFailure;
-use tracing::info;
+use shared::pace;
+use tokio::time::Instant;
+use tracing::{info, warn};
 
+use crate::batch::{match_returned, permissions};
 use crate::error::AccessError;
-use crate::model::{Direction, Endpoint, EndpointKind, Peer, Rule, RuleSpec};
+use crate::model::{Action, Direction, Endpoint, EndpointKind, Peer, Rule, RuleSpec};
 use crate::plan::{pick_s3_prefix_list, s3_prefix_list_names};
 
 /// The tag on every rule this resource adds; its value names the owner.
@@ -151,126 +156,292 @@ impl Network {
         Ok(rules.into_values().collect())
     }
 
-    /// Add one rule, tagged with its owner. Returns the new rule's id (none when AWS says an
-    /// identical rule appeared meanwhile: it is not ours, and that is fine).
+    /// Add `rules` (one group, one direction) in one call, each tagged with its owner; every
+    /// rule made goes into `undo` (the revoke that undoes it) as soon as EC2 says it is made. When
+    /// EC2 refuses the call because one of the rules exists already (someone added it since the
+    /// rules were read: `InvalidPermission.Duplicate`, and EC2 then makes none of the call's
+    /// rules), they are added one at a time instead, and a rule already there is left alone: it
+    /// is not ours.
+    #[allow(clippy::too_many_arguments)] // one call's parts: where, what, whose, and what it made
     pub async fn authorize(
         &self,
-        spec: &RuleSpec,
+        pace: &Pace,
+        group_id: &str,
+        direction: Direction,
+        rules: &[RuleSpec],
         owner: &str,
         description: &str,
-    ) -> Result<Option<String>, AccessError> {
-        let mut permission =
-            IpPermission::builder().ip_protocol("tcp").from_port(spec.port.into()).to_port(spec.port.into());
-        permission =
-            match &spec.peer {
-                Peer::Group(id) => permission
-                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).description(description).build()),
-                Peer::PrefixList(id) => permission
-                    .prefix_list_ids(PrefixListId::builder().prefix_list_id(id).description(description).build()),
-                Peer::Cidr(_) => unreachable!("the plan never asks for CIDR rules"),
-            };
+        undo: &mut Vec<Action>,
+    ) -> Result<(), AccessError> {
+        if rules.len() > 1 {
+            match self.authorize_call(pace, group_id, direction, rules, owner, description).await {
+                Ok(returned) => {
+                    record(rules, &returned, undo);
+                    return Ok(());
+                }
+                Err(f) if f.code_is(DUPLICATE) => {
+                    info!(group = %group_id, rules = rules.len(), "one of the rules exists already (InvalidPermission.Duplicate: EC2 made none of them); adding them one at a time");
+                }
+                Err(f) => return Err(refused(f, group_id)),
+            }
+        }
+        for spec in rules {
+            let one = std::slice::from_ref(spec);
+            match self.authorize_call(pace, group_id, direction, one, owner, description).await {
+                Ok(returned) => record(one, &returned, undo),
+                Err(f) if f.code_is(DUPLICATE) => {
+                    info!(rule = %spec, "left alone: the same rule exists already (InvalidPermission.Duplicate), not ours");
+                }
+                Err(f) => return Err(refused(f, group_id)),
+            }
+        }
+        Ok(())
+    }
+
+    /// One Authorize… call, paced; the rules EC2 says it made.
+    async fn authorize_call(
+        &self,
+        pace: &Pace,
+        group_id: &str,
+        direction: Direction,
+        rules: &[RuleSpec],
+        owner: &str,
+        description: &str,
+    ) -> Result<Vec<Rule>, AwsFailure> {
+        let permissions = Some(ip_permissions(rules, description));
         let tags = TagSpecification::builder()
             .resource_type(ResourceType::SecurityGroupRule)
             .tags(Tag::builder().key(OWNER_TAG).value(owner).build())
             .build();
-        let sent = match spec.direction {
-            Direction::Ingress => self
-                .ec2
-                .authorize_security_group_ingress()
-                .group_id(&spec.group_id)
-                .ip_permissions(permission.build())
-                .tag_specifications(tags)
-                .send()
-                .await
-                .map(|o| o.security_group_rules().first().and_then(|r| r.security_group_rule_id()).map(str::to_owned))
-                .map_err(AwsFailure::of("ec2:AuthorizeSecurityGroupIngress")),
-            Direction::Egress => self
-                .ec2
-                .authorize_security_group_egress()
-                .group_id(&spec.group_id)
-                .ip_permissions(permission.build())
-                .tag_specifications(tags)
-                .send()
-                .await
-                .map(|o| o.security_group_rules().first().and_then(|r| r.security_group_rule_id()).map(str::to_owned))
-                .map_err(AwsFailure::of("ec2:AuthorizeSecurityGroupEgress")),
-        };
-        match sent {
-            Ok(id) => {
-                info!(rule = %spec, id = id.as_deref().unwrap_or("?"), "added rule");
-                Ok(id)
+        Ok(match direction {
+            Direction::Ingress => {
+                let call = self
+                    .ec2
+                    .authorize_security_group_ingress()
+                    .group_id(group_id)
+                    .set_ip_permissions(permissions)
+                    .tag_specifications(tags);
+                let sent = pace
+                    .send(AUTHORIZE_INGRESS, || {
+                        let call = call.clone();
+                        async move { call.send().await.map_err(AwsFailure::of(AUTHORIZE_INGRESS)) }
+                    })
+                    .await?;
+                sent.security_group_rules().iter().filter_map(rule).collect()
             }
-            Err(f) if f.code_is("InvalidPermission.Duplicate") => Ok(None),
-            Err(f) if f.code_is("RulesPerSecurityGroupLimitExceeded") => {
-                Err(AccessError::RuleLimit { group_id: spec.group_id.clone() })
+            Direction::Egress => {
+                let call = self
+                    .ec2
+                    .authorize_security_group_egress()
+                    .group_id(group_id)
+                    .set_ip_permissions(permissions)
+                    .tag_specifications(tags);
+                let sent = pace
+                    .send(AUTHORIZE_EGRESS, || {
+                        let call = call.clone();
+                        async move { call.send().await.map_err(AwsFailure::of(AUTHORIZE_EGRESS)) }
+                    })
+                    .await?;
+                sent.security_group_rules().iter().filter_map(rule).collect()
             }
-            Err(f) if f.code_is("InvalidGroup.NotFound") => {
-                Err(AccessError::GroupNotFound { group_id: spec.group_id.clone() })
+        })
+    }
+
+    /// Revoke `rule_ids` (one group, one direction) in one call; `revoked` counts each rule gone.
+    /// EC2 refuses the whole call when it does not know one of the ids
+    /// (`InvalidSecurityGroupRuleId.NotFound`; moto says `InvalidPermission.NotFound`) and then
+    /// revokes none: they are revoked one at a time instead, each as [`Self::revoke_one`] does.
+    pub async fn revoke(
+        &self,
+        pace: &Pace,
+        group_id: &str,
+        direction: Direction,
+        rule_ids: &[String],
+        revoked: &mut usize,
+    ) -> Result<(), AccessError> {
+        if rule_ids.len() > 1 {
+            match self.revoke_call(pace, group_id, direction, rule_ids).await {
+                Ok(()) => {
+                    for id in rule_ids {
+                        info!(group = %group_id, rule = %id, "revoked rule");
+                    }
+                    *revoked += rule_ids.len();
+                    return Ok(());
+                }
+                Err(f) if f.code_is("InvalidGroup.NotFound") => {
+                    info!(group = %group_id, rules = rule_ids.len(), "the group is gone, and its rules with it");
+                    *revoked += rule_ids.len();
+                    return Ok(());
+                }
+                Err(f) if f.code_is(RULE_NOT_FOUND) || f.code_is("InvalidPermission.NotFound") => {
+                    info!(group = %group_id, rules = rule_ids.len(), code = %f.code, "EC2 does not know one of the rule ids (it revoked none of them); revoking them one at a time");
+                }
+                Err(f) => return Err(f.into()),
             }
-            Err(f) => Err(f.into()),
         }
+        for id in rule_ids {
+            self.revoke_one(pace, group_id, id, direction).await?;
+            *revoked += 1;
+        }
+        Ok(())
     }
 
     /// Revoke one rule by id. Already gone is success; but a rule id this function just added or
     /// just read can answer `InvalidSecurityGroupRuleId.NotFound` for a while ("Eventual
     /// consistency in the Amazon EC2 API"), so that answer is tried again a few times (about 2 s
     /// in all) before it counts as gone.
-    pub async fn revoke(&self, group_id: &str, rule_id: &str, direction: Direction) -> Result<(), AccessError> {
+    async fn revoke_one(
+        &self,
+        pace: &Pace,
+        group_id: &str,
+        rule_id: &str,
+        direction: Direction,
+    ) -> Result<(), AccessError> {
         let mut pause = std::time::Duration::from_millis(250);
+        let ids = [rule_id.to_string()];
         loop {
-            match self.revoke_once(group_id, rule_id, direction).await? {
-                Revoked::Done => return Ok(()),
-                Revoked::RuleNotFound if pause <= std::time::Duration::from_secs(1) => {
+            match self.revoke_call(pace, group_id, direction, &ids).await {
+                Ok(()) => {
+                    info!(group = %group_id, rule = %rule_id, "revoked rule");
+                    return Ok(());
+                }
+                Err(f) if f.code_is(RULE_NOT_FOUND) && pause <= std::time::Duration::from_secs(1) => {
                     info!(group = %group_id, rule = %rule_id, "rule not found yet; trying again in {} ms", pause.as_millis());
                     tokio::time::sleep(pause).await;
                     pause *= 2;
                 }
-                Revoked::RuleNotFound => return Ok(()),
+                Err(f)
+                    if f.code_is(RULE_NOT_FOUND)
+                        || f.code_is("InvalidPermission.NotFound")
+                        || f.code_is("InvalidGroup.NotFound") =>
+                {
+                    info!(group = %group_id, rule = %rule_id, code = %f.code, "rule already gone");
+                    return Ok(());
+                }
+                Err(f) => return Err(f.into()),
             }
         }
     }
 
-    async fn revoke_once(&self, group_id: &str, rule_id: &str, direction: Direction) -> Result<Revoked, AccessError> {
-        let sent = match direction {
-            Direction::Ingress => self
-                .ec2
-                .revoke_security_group_ingress()
-                .group_id(group_id)
-                .security_group_rule_ids(rule_id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsFailure::of("ec2:RevokeSecurityGroupIngress")),
-            Direction::Egress => self
-                .ec2
-                .revoke_security_group_egress()
-                .group_id(group_id)
-                .security_group_rule_ids(rule_id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsFailure::of("ec2:RevokeSecurityGroupEgress")),
-        };
-        match sent {
-            Ok(()) => {
-                info!(group = %group_id, rule = %rule_id, "revoked rule");
-                Ok(Revoked::Done)
+    /// One Revoke… call naming `rule_ids`, paced.
+    async fn revoke_call(
+        &self,
+        pace: &Pace,
+        group_id: &str,
+        direction: Direction,
+        rule_ids: &[String],
+    ) -> Result<(), AwsFailure> {
+        let ids = Some(rule_ids.to_vec());
+        match direction {
+            Direction::Ingress => {
+                let call = self.ec2.revoke_security_group_ingress().group_id(group_id).set_security_group_rule_ids(ids);
+                pace.send(REVOKE_INGRESS, || {
+                    let call = call.clone();
+                    async move { call.send().await.map_err(AwsFailure::of(REVOKE_INGRESS)) }
+                })
+                .await?;
             }
-            Err(f) if f.code_is("InvalidSecurityGroupRuleId.NotFound") => Ok(Revoked::RuleNotFound),
-            Err(f) if f.code_is("InvalidPermission.NotFound") || f.code_is("InvalidGroup.NotFound") => {
-                Ok(Revoked::Done)
+            Direction::Egress => {
+                let call = self.ec2.revoke_security_group_egress().group_id(group_id).set_security_group_rule_ids(ids);
+                pace.send(REVOKE_EGRESS, || {
+                    let call = call.clone();
+                    async move { call.send().await.map_err(AwsFailure::of(REVOKE_EGRESS)) }
+                })
+                .await?;
             }
-            Err(f) => Err(f.into()),
         }
+        Ok(())
     }
 }
 
-/// How one RevokeSecurityGroup… call ended.
-enum Revoked {
-    /// Revoked, or its group is gone.
-    Done,
-    /// EC2 does not know the rule id: gone, or, right after it was made, not visible yet.
-    RuleNotFound,
+const AUTHORIZE_INGRESS: &str = "ec2:AuthorizeSecurityGroupIngress";
+const AUTHORIZE_EGRESS: &str = "ec2:AuthorizeSecurityGroupEgress";
+const REVOKE_INGRESS: &str = "ec2:RevokeSecurityGroupIngress";
+const REVOKE_EGRESS: &str = "ec2:RevokeSecurityGroupEgress";
+/// One of an Authorize's rules exists already; EC2 made none of them.
+const DUPLICATE: &str = "InvalidPermission.Duplicate";
+/// EC2 does not know a rule id: gone, or, right after it was made, not visible yet.
+const RULE_NOT_FOUND: &str = "InvalidSecurityGroupRuleId.NotFound";
+
+/// How writes are paced (`shared::pace`): the account and Region whose request-rate buckets they
+/// draw from, and until when a throttled write is tried again (the time after that is kept to
+/// undo and report).
+#[derive(Debug, Clone)]
+pub struct Pace {
+    pub account: String,
+    pub region: String,
+    pub until: Instant,
+}
+
+impl Pace {
+    /// Make `call`, an SDK call of `action`, once its bucket has a token, and again while it is
+    /// throttled and time allows.
+    async fn send<T, F, Fut>(&self, action: &'static str, call: F) -> Result<T, AwsFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsFailure>>,
+    {
+        let bucket = pace::bucket(&self.account, &self.region, action);
+        pace::paced(&bucket, self.until, call).await
+    }
+}
+
+/// What an Authorize's refusal means for the user.
+fn refused(f: AwsFailure, group_id: &str) -> AccessError {
+    if f.code_is("RulesPerSecurityGroupLimitExceeded") {
+        AccessError::RuleLimit { group_id: group_id.into() }
+    } else if f.code_is("InvalidGroup.NotFound") {
+        AccessError::GroupNotFound { group_id: group_id.into() }
+    } else {
+        f.into()
+    }
+}
+
+/// The permissions of an Authorize carrying `rules`, each peer with the rule description.
+fn ip_permissions(rules: &[RuleSpec], description: &str) -> Vec<IpPermission> {
+    permissions(rules)
+        .into_iter()
+        .map(|p| {
+            let port = i32::from(p.port);
+            let mut permission = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+            for id in &p.groups {
+                permission = permission
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(id).description(description).build());
+            }
+            for id in &p.prefix_lists {
+                permission = permission
+                    .prefix_list_ids(PrefixListId::builder().prefix_list_id(id).description(description).build());
+            }
+            for net in &p.cidrs {
+                permission = match net {
+                    IpNet::V4(_) => permission
+                        .ip_ranges(IpRange::builder().cidr_ip(net.to_string()).description(description).build()),
+                    IpNet::V6(_) => permission
+                        .ipv6_ranges(Ipv6Range::builder().cidr_ipv6(net.to_string()).description(description).build()),
+                };
+            }
+            permission.build()
+        })
+        .collect()
+}
+
+/// Log each rule an Authorize made, and keep the revoke that undoes it.
+fn record(planned: &[RuleSpec], returned: &[Rule], undo: &mut Vec<Action>) {
+    let matched = match_returned(planned, returned);
+    for (spec, id) in &matched.added {
+        info!(rule = %spec, id = %id, "added rule");
+    }
+    for rule in &matched.unplanned {
+        warn!(group = %rule.group_id, id = %rule.id, peer = %rule.peer, "EC2 returned a rule not asked for; it carries the owner tag and is undone with the others");
+    }
+    for spec in &matched.unreported {
+        warn!(rule = %spec, "added, but EC2 returned no rule id for it: only a Delete (by its owner tag) can revoke it");
+    }
+    undo.extend(returned.iter().map(|r| Action::Revoke {
+        rule_id: r.id.clone(),
+        group_id: r.group_id.clone(),
+        direction: r.direction,
+    }));
 }
 
 /// Empty strings count as absent (some emulators send empty elements).
@@ -297,3 +468,7 @@ fn rule(r: &SecurityGroupRule) -> Option<Rule> {
         owner: r.tags().iter().find(|t| t.key() == Some(OWNER_TAG)).and_then(|t| t.value()).map(str::to_owned),
     })
 }
+
+#[cfg(test)]
+#[path = "ec2_tests.rs"]
+mod tests;

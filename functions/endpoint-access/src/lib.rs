@@ -4,9 +4,11 @@
 //! - [`model`]: plain structs the function observes and the rule changes it plans.
 //! - [`plan`]: pure decisions (which endpoints serve which services, which rules to add or
 //!   revoke, which are already covered), table-tested.
+//! - [`batch`]: the plan's changes as few EC2 writes (one per group and direction), pure too.
 //! - [`ec2`]: effects (reads into the model, writes with error mapping).
 //! - [`resource`]: create, update and delete: observe, check, apply.
 
+pub mod batch;
 pub mod ec2;
 pub mod error;
 pub mod model;

@@ -163,7 +163,7 @@ fn is_tcp(protocol: &str) -> bool {
 }
 
 /// The rule is the one this spec would create.
-fn exactly(rule: &Rule, spec: &RuleSpec) -> bool {
+pub(crate) fn exactly(rule: &Rule, spec: &RuleSpec) -> bool {
     rule.group_id == spec.group_id
         && rule.direction == spec.direction
         && is_tcp(&rule.protocol)

@@ -2,14 +2,17 @@
 //! on Delete revoke exactly the rules carrying this resource's owner tag.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::Client as Ec2;
 use shared::aws::CallsInFlight;
 use shared::custom_resource::{CustomResource, Outcome, RequestContext};
+use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::ec2::Network;
+use crate::batch::{Batch, batches};
+use crate::ec2::{Network, Pace};
 use crate::error::AccessError;
 use crate::model::{Action, Rule};
 use crate::plan::{desired_rules, plan_rules, resolve};
@@ -23,9 +26,27 @@ pub struct EndpointAccess {
 impl EndpointAccess {
     pub fn new(config: &SdkConfig) -> Self {
         let region = config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
-        // The client names its unanswered calls if the deadline comes first.
-        let ec2 = Ec2::from_conf(aws_sdk_ec2::config::Builder::from(config).interceptor(CallsInFlight).build());
+        // The client names its unanswered calls if the deadline comes first; its writes are
+        // paced to EC2's request-rate buckets and retried while throttled (`shared::pace`).
+        let ec2 = Ec2::from_conf(
+            aws_sdk_ec2::config::Builder::from(config)
+                .interceptor(CallsInFlight)
+                .retry_config(shared::pace::retry_config())
+                .build(),
+        );
         Self { network: Network { ec2 }, region }
+    }
+
+    /// The pacing of this request's writes: the buckets of the stack's account (its ARN says
+    /// which, `arn:<partition>:cloudformation:<region>:<account>:stack/…`) in this Region, and
+    /// throttled writes tried again until `keep` before the deadline guard.
+    fn pace(&self, ctx: &RequestContext, keep: Duration) -> Pace {
+        let account = ctx.stack_id.split(':').nth(4).filter(|a| a.len() == 12).unwrap_or("unknown");
+        Pace {
+            account: account.to_string(),
+            region: self.region.clone(),
+            until: Instant::now() + ctx.time_left().saturating_sub(keep),
+        }
     }
 
     /// Make the rules match `props`. `old_task_groups` are groups an Update dropped: their
@@ -99,7 +120,7 @@ impl EndpointAccess {
         // Apply. If a Create fails past here, CloudFormation's rollback deletes this id, and the
         // Delete revokes whatever carries the owner tag.
         ctx.claim(physical_id(ctx, &props.vpc_id));
-        self.apply(ctx, &plan.actions, &owner).await?;
+        self.apply(ctx, &plan.actions, &owner, KEEP_TO_UNDO).await?;
         let ours = desired.len() - plan.covered.len();
         let missing: Vec<&str> = resolution.missing.iter().map(|m| m.service.as_str()).collect();
         let endpoint_groups: Vec<&str> = resolution.endpoint_groups.iter().map(String::as_str).collect();
@@ -109,56 +130,79 @@ impl EndpointAccess {
             .with_attribute("RulesAdded", ours.to_string()))
     }
 
-    /// Apply in order; if one fails, revoke the rules this request added before it.
-    async fn apply(&self, ctx: &RequestContext, actions: &[Action], owner: &str) -> Result<(), AccessError> {
+    /// Apply in as few writes as EC2 takes (one per group and direction: [`batches`]); if one
+    /// fails, revoke the rules this request added before it. Throttled writes are tried again
+    /// until `keep` before the deadline guard.
+    async fn apply(
+        &self,
+        ctx: &RequestContext,
+        actions: &[Action],
+        owner: &str,
+        keep: Duration,
+    ) -> Result<(), AccessError> {
         let description = description(ctx);
-        let mut added: Vec<(String, String, crate::model::Direction)> = Vec::new();
-        for action in actions {
-            let result = match action {
-                Action::Authorize(spec) => {
-                    ctx.step(format!("adding {spec}"));
-                    self.network.authorize(spec, owner, &description).await.map(|id| {
-                        added.extend(id.map(|id| (spec.group_id.clone(), id, spec.direction)));
-                    })
+        let pace = self.pace(ctx, keep);
+        // The revokes that undo what this request added, as EC2 returns each rule.
+        let mut undo: Vec<Action> = Vec::new();
+        for batch in batches(actions) {
+            let result = match &batch {
+                Batch::Authorize { group_id, direction, rules } => {
+                    ctx.step(format!("adding {} {direction} rule(s) to {group_id}", rules.len()));
+                    self.network.authorize(&pace, group_id, *direction, rules, owner, &description, &mut undo).await
                 }
-                Action::Revoke { rule_id, group_id, direction } => {
-                    ctx.step(format!("revoking {rule_id} of {group_id}"));
-                    self.network.revoke(group_id, rule_id, *direction).await
+                Batch::Revoke { group_id, direction, rule_ids } => {
+                    ctx.step(format!("revoking {} {direction} rule(s) of {group_id}", rule_ids.len()));
+                    self.network.revoke(&pace, group_id, *direction, rule_ids, &mut 0).await
                 }
             };
             if let Err(cause) = result {
-                if added.is_empty() {
+                if undo.is_empty() {
                     return Err(cause);
                 }
-                let mut undone = 0;
-                for (group, id, direction) in &added {
-                    if self.network.revoke(group, id, *direction).await.is_ok() {
-                        undone += 1;
-                    }
-                }
-                let cleanup = if undone == added.len() {
-                    format!("rolled back the {undone} rule(s) this request had added")
-                } else {
-                    format!(
-                        "rollback incomplete: {} of the {} rule(s) added remain (tagged {})",
-                        added.len() - undone,
-                        added.len(),
-                        crate::ec2::OWNER_TAG
-                    )
-                };
+                let cleanup = self.undo(ctx, &undo).await;
                 return Err(AccessError::RolledBack { cause: Box::new(cause), cleanup });
             }
         }
         Ok(())
     }
 
+    /// Revoke the rules this request added (one write per group and direction); what the
+    /// reason says of it.
+    async fn undo(&self, ctx: &RequestContext, undo: &[Action]) -> String {
+        let pace = self.pace(ctx, KEEP_TO_REPORT);
+        let (mut undone, mut added) = (0, 0);
+        for batch in batches(undo) {
+            let Batch::Revoke { group_id, direction, rule_ids } = &batch else { continue };
+            added += rule_ids.len();
+            ctx.step(format!("rolling back: revoking {} {direction} rule(s) of {group_id}", rule_ids.len()));
+            if let Err(e) = self.network.revoke(&pace, group_id, *direction, rule_ids, &mut undone).await {
+                warn!(group = %group_id, error = %e, "rollback: not every rule could be revoked");
+            }
+        }
+        if undone == added {
+            format!("rolled back the {undone} rule(s) this request had added")
+        } else {
+            format!(
+                "rollback incomplete: {} of the {added} rule(s) added remain (tagged {})",
+                added - undone,
+                crate::ec2::OWNER_TAG
+            )
+        }
+    }
+
     async fn teardown(&self, ctx: &RequestContext, vpc_id: &str) -> Result<(), AccessError> {
         let owner = owner(ctx, vpc_id);
         let observed: Vec<Rule> = self.network.rules(&[], &owner).await?;
         let plan = plan_rules(&[], &observed, &owner, &[]);
-        self.apply(ctx, &plan.actions, &owner).await
+        self.apply(ctx, &plan.actions, &owner, KEEP_TO_REPORT).await
     }
 }
+
+/// What a Create or Update keeps, of its time before the deadline guard, to undo what it added
+/// and report it: its throttled writes stop being tried again then.
+const KEEP_TO_UNDO: Duration = Duration::from_secs(5);
+/// What an undo, or a Delete, keeps to report.
+const KEEP_TO_REPORT: Duration = Duration::from_secs(1);
 
 /// The owner tag's value: this stack resource, in this VPC (a new VPC is a new resource).
 /// EC2 tag values hold 256 characters: a longer owner keeps its start and a stable hash of the

@@ -74,7 +74,7 @@ pub enum PeeringError {
     /// A plan whose writes cannot finish before the deadline at EC2's request rate: refused
     /// before any write.
     #[error(
-        "{changes} route changes need about {estimate_secs} s at EC2's request rate ({rate}), more than the {left_secs} s this request has left of the function's {timeout_secs} s: split the route tables across several Custom::VpcPeering resources, or raise the function's Timeout (at most 900 s); nothing was changed"
+        "{changes} route changes need about {estimate_secs} s at EC2's request rate ({rate}), more than the {left_secs} s this request has left of the function's {timeout_secs} s: split the route tables (route PeerRouteTableIds from a second Custom::VpcPeering in accept mode, PeeringConnectionId: this one's Ref), or raise the function's Timeout (at most 900 s); nothing was changed"
     )]
     TooSlowForTimeout { changes: usize, estimate_secs: u64, rate: String, left_secs: u64, timeout_secs: u64 },
 

@@ -87,8 +87,8 @@ impl SideRoutes<'_> {
 
 impl VpcPeering {
     pub fn new(config: &SdkConfig) -> Self {
-        // Every client names its unanswered calls if the deadline comes first; EC2's retries
-        // follow its request-rate buckets (adaptive, more attempts: see `shared::pace`).
+        // Every client names its unanswered calls if the deadline comes first; route writes are
+        // paced to EC2's request-rate buckets and retried while throttled (`shared::pace`).
         let ec2 = Ec2::from_conf(
             aws_sdk_ec2::config::Builder::from(config)
                 .retry_config(pace::retry_config())
@@ -510,7 +510,7 @@ fn check_time(ctx: &RequestContext, planned: &[(&Side, Vec<Action>)]) -> Result<
             (limits.refill * 10.0).round() / 10.0
         ),
         left_secs: left.as_secs(),
-        timeout_secs: ctx.timeout().as_secs(),
+        timeout_secs: ctx.timeout().as_secs_f64().round() as u64,
     })
 }
 
