@@ -63,6 +63,7 @@ unit:
 test: venv build artifacts template
 	rm -rf target/iam-calls
 	$(VENV)/bin/python tests/harness/check_iam.py --self-test
+	$(VENV)/bin/python tests/harness/rates.py --self-test
 	$(CARGO) test --workspace --all-targets
 	$(VENV)/bin/python tests/harness/check_iam.py --require-all template.yaml target/iam-calls
 

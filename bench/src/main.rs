@@ -66,6 +66,7 @@ fn main() {
         let at = Instant::now();
         at_aws_rates.push(rated::peering(100, false));
         at_aws_rates.push(rated::peering(100, true));
+        at_aws_rates.push(rated::endpoint_access(15, 10));
         eprintln!("bench: at AWS's request rates measured in {:.0} s", at.elapsed().as_secs_f64());
     }
     report::print(&rows, &zips, runs.0);

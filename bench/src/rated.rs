@@ -10,7 +10,7 @@ use harness::cfn_event;
 use serde_json::json;
 use shared::pace::documented;
 
-use crate::scenarios::{Stage, peering_site, send};
+use crate::scenarios::{Stage, access_site, peering_site, send};
 
 /// The function's timeout in these rows: the template's, Lambda's maximum.
 const TIMEOUT_SECS: u32 = 900;
@@ -74,6 +74,35 @@ pub fn peering(tables: usize, cross_account: bool) -> Rated {
         throttled,
         elapsed_secs,
         minimum_secs: minimum("ec2:CreateRoute", per_bucket),
+    }
+}
+
+/// A Create of endpoint access for `endpoints` endpoints and `groups` task groups: one Authorize
+/// call per group and direction, each in the bucket of its action.
+pub fn endpoint_access(endpoints: usize, groups: usize) -> Rated {
+    let stage = Stage::start();
+    let properties = access_site(&stage.aws, endpoints, groups);
+    let lambda = stage.lambda_with_timeout("endpoint-access", TIMEOUT_SECS);
+    stage.proxy.reset();
+    stage.proxy.rates(json!({"scale": 1}));
+    let request = cfn_event("endpoint-access", "create", "", &properties, None, None);
+    let started = Instant::now();
+    send(&lambda, &stage.receiver, "rated-create", request);
+    let elapsed_secs = started.elapsed().as_secs_f64();
+    let calls = stage.proxy.calls();
+    let throttled: u64 = calls.throttled.values().sum();
+    let answered = |action: &str| calls.count(action) - calls.throttled(action);
+    let writes = calls.calls.iter().filter(|c| !crate::report::is_read(&c.action)).count() as u64;
+    Rated {
+        function: "endpoint-access",
+        scenario: format!("Create, {endpoints} endpoints, {groups} task groups"),
+        writes: writes.saturating_sub(throttled),
+        throttled,
+        elapsed_secs,
+        minimum_secs: ["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"]
+            .iter()
+            .map(|action| minimum(action, answered(action)))
+            .fold(0.0, f64::max),
     }
 }
 

@@ -181,6 +181,24 @@ const SERVICES: [&str; 15] = [
     "ecs-agent",
 ];
 
+/// A VPC with `endpoints` interface endpoints (each with its own security group), the S3 gateway,
+/// and `groups` task security groups with restricted egress: the properties of their access.
+pub(crate) fn access_site(aws: &Aws, endpoints: usize, groups: usize) -> Value {
+    let ec2 = aws.ec2("us-east-1");
+    let network = vpc(aws, &ec2, "10.30.0.0/16", &[], true);
+    let private = subnet(aws, &ec2, &network, "10.30.1.0/24");
+    for name in &SERVICES[..endpoints] {
+        let group = security_group(aws, &ec2, &network, &format!("{name}-endpoint"), false);
+        interface_endpoint(aws, &ec2, &network, &private, name, &group, true);
+    }
+    s3_gateway(aws, &ec2, &network, &table(aws, &ec2, &network));
+    let tasks: Vec<String> =
+        (0..groups).map(|i| security_group(aws, &ec2, &network, &format!("tasks-{i}"), true)).collect();
+    let mut services: Vec<&str> = SERVICES[..endpoints].to_vec();
+    services.push("s3");
+    json!({"VpcId": network.id, "TaskSecurityGroupIds": tasks, "Services": services})
+}
+
 /// Custom::EndpointAccess: `endpoints` interface endpoints (each with its own security group),
 /// the S3 gateway, and `groups` task security groups with restricted egress. Rows: the Create,
 /// and a no-op Update on a fresh process.
@@ -189,20 +207,7 @@ pub fn endpoint_access(runs: &Runs, endpoints: usize, groups: usize) -> [Row; 2]
     let (mut create, mut update) = (Vec::new(), Vec::new());
     for run in 0..runs.0 {
         let stage = Stage::start();
-        let (aws, ec2) = (&stage.aws, stage.aws.ec2("us-east-1"));
-        let network = vpc(aws, &ec2, "10.30.0.0/16", &[], true);
-        let private = subnet(aws, &ec2, &network, "10.30.1.0/24");
-        for name in &SERVICES[..endpoints] {
-            let group = security_group(aws, &ec2, &network, &format!("{name}-endpoint"), false);
-            interface_endpoint(aws, &ec2, &network, &private, name, &group, true);
-        }
-        s3_gateway(aws, &ec2, &network, &table(aws, &ec2, &network));
-        let tasks: Vec<String> =
-            (0..groups).map(|i| security_group(aws, &ec2, &network, &format!("tasks-{i}"), true)).collect();
-        let mut services: Vec<&str> = SERVICES[..endpoints].to_vec();
-        services.push("s3");
-        let properties = json!({"VpcId": network.id, "TaskSecurityGroupIds": tasks, "Services": services});
-
+        let properties = access_site(&stage.aws, endpoints, groups);
         let (c, u) = stage.create_then_noop_update("endpoint-access", ("create", "update"), &properties, run);
         create.push(c);
         update.push(u);

@@ -2,6 +2,7 @@
 //! actions and records every completion and heartbeat, the proxy counts and injects faults, and
 //! the test plays ECS (stopping tasks) and the SQS event source mapping (the pump).
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use harness::drain::{CLUSTER, DrainRig, HOOK};
@@ -223,4 +224,109 @@ fn standalone_tasks_are_stopped_after_the_grace_period_and_a_disconnected_agent_
     let warned: Vec<&String> =
         lines.iter().filter(|l| l.contains("container instance's agent is disconnected")).collect();
     assert_eq!(warned.len(), 1, "{}", lines.join("\n"));
+}
+
+/// An instance running 500 tasks, 50 of each of 10 services; with their ARNs.
+fn big_instance(rig: &DrainRig) -> (harness::drain::Instance, Vec<String>) {
+    let instance = rig.instance(true);
+    let tasks = (0..10).flat_map(|i| rig.tasks(&instance, &format!("service:svc-{i}"), 50)).collect();
+    (instance, tasks)
+}
+
+fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(action, n)| (action.to_string(), *n)).collect()
+}
+
+/// A look at 500 tasks reads them within the API's limits: at AWS, `ListTasks` in pages of 100
+/// (moto answers in one page whatever `maxResults` says, so one call per desired status here), a
+/// `DescribeTasks` per 100 tasks, one `DescribeServices` for the 10 services.
+#[test]
+fn a_look_at_500_tasks_of_10_services_makes_5_describe_tasks_and_1_describe_services() {
+    let rig = DrainRig::start();
+    let (instance, running) = big_instance(&rig);
+    rig.proxy.reset();
+    // 5 s: time for one look only, then the hand-over.
+    let lambda = rig.lambda(5, &[]);
+    let first = outcome(&lambda.invoke_json(&rig.lifecycle_event(&instance, HOOK, TOKEN)));
+    assert_eq!(first, json!({"status": "handed-over", "round": 1}), "{}", lambda.logs());
+    let looked = [("ecs:ListTasks", 2), ("ecs:DescribeTasks", 5), ("ecs:DescribeServices", 1)];
+    let found = [("ecs:ListContainerInstances", 1), ("ecs:DescribeContainerInstances", 1)];
+    let mut expected = counts(&[
+        ("ecs:UpdateContainerInstancesState", 1),
+        ("autoscaling:RecordLifecycleActionHeartbeat", 1),
+        ("sqs:SendMessage", 1),
+    ]);
+    expected.extend(counts(&looked));
+    expected.extend(counts(&found));
+    assert_eq!(rig.proxy.calls().counts, expected, "the first run");
+
+    rig.stop(&running);
+    rig.proxy.reset();
+    let done = rig.pump_once(&lambda, Duration::from_secs(10)).expect("the drain came back through the queue");
+    assert_eq!(done["status"], "completed", "{done}\n{}", lambda.logs());
+    let mut expected = counts(&[("autoscaling:CompleteLifecycleAction", 1)]);
+    expected.extend(counts(&looked));
+    expected.extend(counts(&found));
+    assert_eq!(rig.proxy.calls().counts, expected, "the run that completes");
+}
+
+/// ECS throttles three `DescribeTasks` of a look at 500 tasks: the SDK's retries, then the run's
+/// own pacing, try it again, and the run ends as the same look without the throttling did, one
+/// `DescribeTasks` per 100 tasks once answered.
+#[test]
+fn a_look_throttled_a_few_times_ends_as_it_would_have_without() {
+    let rig = DrainRig::start();
+    let (instance, tasks) = big_instance(&rig);
+    rig.stop(&tasks);
+    let lambda = rig.lambda(15, &[]);
+    rig.proxy.reset();
+    let plain = outcome(&lambda.invoke_json(&rig.lifecycle_event(&instance, HOOK, TOKEN)));
+    assert_eq!(plain["status"], "completed", "{plain}\n{}", lambda.logs());
+    let plain_calls = rig.proxy.calls();
+
+    // The same drain again (a second hook's action on the instance, now DRAINING), throttled.
+    rig.proxy.reset();
+    rig.proxy.add_rule(json!({"action": "ecs:DescribeTasks", "times": 3, "status": 400,
+        "code": "ThrottlingException", "message": "Rate exceeded"}));
+    let throttled = outcome(&lambda.invoke_json(&rig.lifecycle_event(&instance, HOOK, OTHER_TOKEN)));
+    assert_eq!(throttled, plain, "{}", lambda.logs());
+    let calls = rig.proxy.calls();
+    let describes: Vec<bool> =
+        calls.calls.iter().filter(|c| c.action == "ecs:DescribeTasks").map(|c| c.injected).collect();
+    assert_eq!(describes, [true, true, true, false, false, false, false, false], "three throttled, then retried");
+    let mut expected = plain_calls.counts.clone();
+    expected.remove("ecs:UpdateContainerInstancesState");
+    *expected.entry("ecs:DescribeTasks".into()).or_default() += 3;
+    assert_eq!(calls.counts, expected, "the same calls, less setting DRAINING again, plus the three throttled");
+    assert_eq!(rig.completions().len(), 2);
+}
+
+/// ECS throttles every `DescribeTasks`: the SDK's attempts, then the run's own retries until
+/// the time it keeps for the hand-over. The run does not fail: it hands the drain over as a drain
+/// that must wait longer does (a heartbeat, then the queue), and a later run completes it.
+#[test]
+fn a_throttle_that_outlasts_the_runs_retries_hands_the_drain_over_instead_of_failing() {
+    let rig = DrainRig::start();
+    let instance = rig.instance(true);
+    let tasks = rig.tasks(&instance, "service:api", 2);
+    rig.stop(&tasks);
+    let lambda = rig.lambda(10, &[]);
+    rig.proxy.add_rule(json!({"action": "ecs:DescribeTasks", "status": 400, "code": "ThrottlingException",
+        "message": "Rate exceeded"}));
+    let first = outcome(&lambda.invoke_json(&rig.lifecycle_event(&instance, HOOK, TOKEN)));
+    assert_eq!((&first["status"], &first["round"]), (&json!("handed-over"), &json!(1)), "{}", lambda.logs());
+    let reason = first["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("ecs:DescribeTasks failed with ThrottlingException"), "it says why: {first}");
+    let calls = rig.proxy.calls();
+    assert!(calls.count("ecs:DescribeTasks") >= 3, "at least the SDK's attempts: {:?}", calls.counts);
+    assert_eq!(calls.count("sqs:SendMessage"), 1);
+    assert_eq!((rig.heartbeats(), rig.completions().len()), (1, 0));
+    lambda.settled(1);
+    let warned = lambda.function_lines().into_iter().find(|l| l.contains("kept throttling")).expect("a warning");
+    assert!(warned.contains("ecs:DescribeTasks failed with ThrottlingException"), "{warned}");
+
+    rig.proxy.reset();
+    let done = rig.pump_once(&lambda, Duration::from_secs(10)).expect("the drain came back through the queue");
+    assert_eq!(done["status"], "completed", "{done}\n{}", lambda.logs());
+    assert_eq!(rig.completions().len(), 1);
 }

@@ -36,11 +36,11 @@ fn reads(w: &Rig) -> Vec<String> {
     reads
 }
 
-/// The rate model on, every bucket full; `busy`: what another client of the account spends a
-/// second from these actions' buckets (AWS's units).
-fn meter(w: &Rig, busy: Value) {
+/// The rate model on, `scale` times AWS's refill, every bucket full; `busy`: what another client
+/// of the account spends a second from these actions' buckets (AWS's units).
+fn meter(w: &Rig, scale: u32, busy: Value) {
     w.proxy.reset();
-    w.proxy.rates(json!({"scale": SCALE, "busy": busy}));
+    w.proxy.rates(json!({"scale": scale, "busy": busy}));
 }
 
 #[test]
@@ -52,7 +52,7 @@ fn two_hundred_and_forty_routes_in_one_bucket_create_update_and_delete() {
     // The same Create at 1 table a side: its reads are what 20 tables a side may read.
     let (small_local, small_a) = site(&w.aws, "us-east-1", 200, 1);
     let (small_peer, small_p) = site(&w.aws, "us-east-1", 210, 1);
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let small = json!({"VpcId": small_local.id, "PeerVpcId": small_peer.id, "RouteTableIds": small_a, "PeerRouteTableIds": small_p});
     let body = w.send("small", "create.same-account", &small, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
@@ -61,7 +61,7 @@ fn two_hundred_and_forty_routes_in_one_bucket_create_update_and_delete() {
     let (local, a) = site(&w.aws, "us-east-1", 0, 20);
     let (peer, p) = site(&w.aws, "us-east-1", 100, 20);
     let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": a, "PeerRouteTableIds": p});
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let body = w.send("create", "create.same-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
@@ -72,12 +72,12 @@ fn two_hundred_and_forty_routes_in_one_bucket_create_update_and_delete() {
     assert_eq!(reads(&w), small_reads, "the same reads at 1 and at 20 tables a side");
 
     // The same properties again (a no-op Update): reads only.
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let body = w.send("no-op", "update.add-table", &properties, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(w.writes(), Vec::<String>::new(), "a no-op Update writes nothing");
 
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let body = w.send("delete", "delete", &properties, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&w.aws, "us-east-1", &p, &pcx)), (0, 0));
@@ -95,18 +95,18 @@ fn across_two_accounts_each_side_writes_to_its_own_bucket() {
         "VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": a, "PeerRouteTableIds": p,
         "PeerOwnerId": PEER_ACCOUNT, "PeerRoleArn": role,
     });
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let body = w.send("create", "create.cross-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&peer_aws, "us-east-1", &p, &pcx)), (120, 120));
 
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let body = w.send("no-op", "update.add-table", &properties, Some(&pcx), Some(&properties));
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!(w.writes().iter().filter(|a| !a.starts_with("sts:")).count(), 0, "{:?}", w.writes());
 
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let body = w.send("delete", "delete", &properties, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&peer_aws, "us-east-1", &p, &pcx)), (0, 0));
@@ -119,7 +119,7 @@ fn a_plan_too_big_for_the_time_left_is_refused_before_any_write() {
     let (local, a) = site(&w.aws, "us-east-1", 0, 20);
     let (peer, p) = site(&w.aws, "us-east-1", 100, 20);
     let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": a, "PeerRouteTableIds": p});
-    meter(&w, json!({}));
+    meter(&w, SCALE, json!({}));
     let body = w.send("too-big", "create.same-account", &properties, None, None);
     assert_eq!(body["Status"], "FAILED", "{body}");
     let reason = body["Reason"].as_str().unwrap_or_default();
@@ -139,16 +139,34 @@ fn a_busy_account_slows_the_writes_but_never_fails_them() {
     let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": a, "PeerRouteTableIds": p});
     let busy = json!({"ec2:CreateRoute": 4.5, "ec2:DeleteRoute": 4.5});
 
-    meter(&w, busy.clone());
+    meter(&w, SCALE, busy.clone());
     let body = w.send("create", "create.same-account", &properties, None, None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&w.aws, "us-east-1", &p, &pcx)), (60, 60));
     println!("busy account, Create: {} CreateRoute throttled", w.proxy.calls().throttled("ec2:CreateRoute"));
 
-    meter(&w, busy);
+    meter(&w, SCALE, busy);
     let body = w.send("delete", "delete", &properties, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&w.aws, "us-east-1", &p, &pcx)), (0, 0));
     println!("busy account, Delete: {} DeleteRoute throttled", w.proxy.calls().throttled("ec2:DeleteRoute"));
+}
+
+/// The same share left at AWS's own refill (half a token a second), with a bucket of 5 so that it
+/// shows in seconds: a throttled write waits for its token. A loop that leaves throttling to the
+/// SDK's three attempts (about 1.5 s of backoff) fails here: it finds the bucket empty three times.
+#[test]
+fn at_aws_own_rate_a_throttled_write_waits_for_its_token() {
+    let w = Rig::start("vpc-peering", 60);
+    let (local, a) = site(&w.aws, "us-east-1", 0, 1);
+    let (peer, p) = site(&w.aws, "us-east-1", 100, 1);
+    let properties = json!({"VpcId": local.id, "PeerVpcId": peer.id, "RouteTableIds": a, "PeerRouteTableIds": p});
+    w.proxy.reset();
+    w.proxy.rates(json!({"scale": 1, "buckets": {"ec2:CreateRoute": [5, 5]}, "busy": {"ec2:CreateRoute": 4.5}}));
+    let body = w.send("create", "create.same-account", &properties, None, None);
+    assert_eq!(body["Status"], "SUCCESS", "{body}");
+    let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
+    assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&w.aws, "us-east-1", &p, &pcx)), (6, 6));
+    println!("12 routes at half a token a second: {} CreateRoute throttled", w.proxy.calls().throttled("ec2:CreateRoute"));
 }

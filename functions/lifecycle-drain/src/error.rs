@@ -36,6 +36,13 @@ impl DrainError {
         }
     }
 
+    /// ECS's or Auto Scaling's request rate answered (`ThrottlingException`, `Throttling`) after
+    /// the SDK's retries and [`crate::pacing::Pace`]'s: the drain continues in the next run, as one
+    /// that must wait longer does. Not the queue's: without it there is no next run to hand over to.
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, DrainError::Aws { failure } if failure.is_throttling() && !failure.action.starts_with("sqs:"))
+    }
+
     /// For Lambda's `errorType`.
     pub fn kind(&self) -> &'static str {
         match self {

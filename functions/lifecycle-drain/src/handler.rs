@@ -1,7 +1,6 @@
 //! One invocation: a lifecycle event or handed-over drains from the queue. Each drain runs the
 //! loop observe → decide → act until it completes or hands over before the deadline.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::LambdaEvent;
@@ -12,11 +11,12 @@ use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::{Config, ConfigError, LifecycleResult};
-use crate::ecs::Ecs;
+use crate::ecs::{Ecs, Known};
 use crate::error::DrainError;
 use crate::job::{DrainJob, Input};
 use crate::lifecycle::{Action, Lifecycle};
-use crate::plan::{self, Agent, Begin, Step, begin, decide};
+use crate::pacing::{Pace, account_of, sdk_retry_span};
+use crate::plan::{self, Agent, Begin, HANDOVER_MARGIN, Step, begin, decide};
 
 /// How long before Lambda's deadline a run that is still waiting on AWS is cut short (at most a
 /// quarter of the time there is).
@@ -26,6 +26,11 @@ pub struct Drainer {
     config: Config,
     ecs: Ecs,
     lifecycle: Lifecycle,
+    /// The clients' Region: with the account, it keys AWS's request-rate buckets.
+    region: String,
+    /// What a run keeps after it stops retrying throttled calls: the hand-over or the completion,
+    /// after the SDK's own retries of the call that was throttled last.
+    keep: Duration,
 }
 
 /// The Lambda handler. A bad configuration fails every invocation with its reason.
@@ -42,16 +47,36 @@ pub async fn handle(drainer: &Result<Drainer, ConfigError>, event: LambdaEvent<V
 
 impl Drainer {
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
-        // Every client names its unanswered calls if the deadline comes first.
-        let autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk).interceptor(CallsInFlight).build();
+        // Every client names its unanswered calls if the deadline comes first. ECS and Auto Scaling
+        // meter requests per account and Region: their clients take the paced functions' SDK retry,
+        // and every call of theirs is paced ([`Pace`]).
+        let retry = shared::pace::retry_config();
+        let autoscaling = aws_sdk_autoscaling::config::Builder::from(sdk).retry_config(retry.clone());
+        let ecs = aws_sdk_ecs::config::Builder::from(sdk).retry_config(retry.clone());
         let sqs = aws_sdk_sqs::config::Builder::from(sdk).interceptor(CallsInFlight).build();
-        let ecs = aws_sdk_ecs::config::Builder::from(sdk).interceptor(CallsInFlight).build();
         let lifecycle = Lifecycle::new(
-            aws_sdk_autoscaling::Client::from_conf(autoscaling),
+            aws_sdk_autoscaling::Client::from_conf(autoscaling.interceptor(CallsInFlight).build()),
             aws_sdk_sqs::Client::from_conf(sqs),
             config.queue_url.clone(),
         );
-        Drainer { ecs: Ecs::new(aws_sdk_ecs::Client::from_conf(ecs)), lifecycle, config }
+        Drainer {
+            ecs: Ecs::new(aws_sdk_ecs::Client::from_conf(ecs.interceptor(CallsInFlight).build())),
+            lifecycle,
+            config,
+            region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
+            keep: HANDOVER_MARGIN + sdk_retry_span(&retry),
+        }
+    }
+
+    /// How this run paces its calls: the event's account (else the container instance's, for a
+    /// drain queued without one), and retries of throttled calls until `keep` before the deadline.
+    fn pace(&self, job: &DrainJob, deadline: Instant) -> Pace {
+        let found = job.found.as_ref().and_then(|f| account_of(&f.container_instance_arn));
+        Pace {
+            account: job.account.as_deref().or(found).unwrap_or_default().to_string(),
+            region: self.region.clone(),
+            until: deadline.checked_sub(self.keep).unwrap_or_else(Instant::now),
+        }
     }
 
     async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, DrainError> {
@@ -74,7 +99,8 @@ impl Drainer {
             // Cut short before Lambda's deadline, so a call that hangs ends the run with its name.
             let guard = deadline - GUARD_MARGIN.min(deadline.saturating_duration_since(Instant::now()) / 4);
             // Pinned here, so a cut run is still alive (its calls listed) when the cut is named.
-            let mut run = Box::pin(self.drain(job, deadline).instrument(span.clone()));
+            let pace = self.pace(&job, deadline);
+            let mut run = Box::pin(self.run(job, &pace, deadline).instrument(span.clone()));
             let result = tokio::select! {
                 result = &mut run => result,
                 _ = tokio::time::sleep_until(guard) => {
@@ -99,7 +125,25 @@ impl Drainer {
         Ok(if outcomes.len() == 1 { outcomes.remove(0) } else { json!(outcomes) })
     }
 
-    async fn drain(&self, mut job: DrainJob, deadline: Instant) -> Result<Value, DrainError> {
+    /// The drain, handed over to the next run if AWS still throttles it when this run's time for
+    /// retries is over: a throttle ends a run as a drain that must wait longer does, never as a failure.
+    async fn run(&self, mut job: DrainJob, pace: &Pace, deadline: Instant) -> Result<Value, DrainError> {
+        match self.drain(&mut job, pace, deadline).await {
+            Err(e) if e.is_throttled() => {
+                warn!(error = %e, "AWS kept throttling this run's calls past its time for retries: the next run continues the drain");
+                let mut outcome = self.hand_over(job.clone(), pace).await?;
+                if outcome["status"] == "handed-over" {
+                    // The error says it was retried until this run's time and that the next run
+                    // tries again.
+                    outcome["reason"] = json!(e.to_string());
+                }
+                Ok(outcome)
+            }
+            other => other,
+        }
+    }
+
+    async fn drain(&self, job: &mut DrainJob, pace: &Pace, deadline: Instant) -> Result<Value, DrainError> {
         if !self.config.hook.owns(&job.hook) {
             info!(configured = %self.config.hook, "ignored: not our lifecycle hook");
             return Ok(
@@ -107,13 +151,15 @@ impl Drainer {
             );
         }
         let cluster = job.metadata_cluster.as_deref().or(self.config.cluster.as_deref());
-        let found = self.ecs.find(&job.instance_id, job.found.as_ref(), cluster).await?;
+        let found = self.ecs.find(&job.instance_id, job.found.as_ref(), cluster, pace).await?;
         let instance = match (begin(found.as_ref().map(|i| i.status.as_str())), found) {
-            (Begin::Complete(why), _) => return self.complete(&job, LifecycleResult::Continue, &why).await,
+            (Begin::Complete(why), _) => return self.complete(job, LifecycleResult::Continue, &why, pace).await,
             // Not reached: `begin(None)` completes.
-            (_, None) => return self.complete(&job, LifecycleResult::Continue, "not an ECS container instance").await,
+            (_, None) => {
+                return self.complete(job, LifecycleResult::Continue, "not an ECS container instance", pace).await;
+            }
             (Begin::SetDraining, Some(instance)) => {
-                self.ecs.set_draining(&instance.found).await?;
+                self.ecs.set_draining(&instance.found, pace).await?;
                 info!(cluster = %instance.found.cluster, container_instance = %instance.found.container_instance_arn, "set DRAINING");
                 instance
             }
@@ -123,12 +169,12 @@ impl Drainer {
         // Read at each look while it reads disconnected; trusted after two (see `plan::agent`).
         let mut disconnected_since = (!instance.agent_connected).then(Instant::now);
         let mut agent = Agent::Connected;
-        let mut services = HashMap::new();
+        let mut known = Known::default();
         let mut looked = false;
         loop {
             if looked
                 && let Some(since) = disconnected_since
-                && self.ecs.agent_connected(&instance.found).await?
+                && self.ecs.agent_connected(&instance.found, pace).await?
             {
                 info!(disconnected_s = since.elapsed().as_secs(), "the container instance's agent reconnected");
                 disconnected_since = None;
@@ -139,20 +185,19 @@ impl Drainer {
                 warn!(container_instance = %instance.found.container_instance_arn, "the container instance's agent is disconnected: tasks ECS has asked to stop (desiredStatus STOPPED) are not waited for, as it can never report them STOPPED");
             }
             agent = now;
-            let tasks = self.ecs.tasks(&instance.found, &mut services).await?;
+            let tasks = self.ecs.tasks(&instance.found, &mut known, pace).await?;
             let drained_for = Duration::from_millis(now_ms().saturating_sub(job.started_at_ms));
             let time_left = deadline.saturating_duration_since(Instant::now());
             match decide(agent, &tasks, drained_for, time_left, &self.config) {
-                Step::Complete { result, why } => return self.complete(&job, result, &why).await,
+                Step::Complete { result, why } => return self.complete(job, result, &why, pace).await,
                 Step::GiveUp { result, why } => {
                     warn!(reason = %why, "giving up the wait");
-                    return self.complete(&job, result, &why).await;
+                    return self.complete(job, result, &why, pace).await;
                 }
                 Step::StopStandalone(arns) => {
                     for arn in arns {
-                        self.ecs
-                            .stop_task(&instance.found.cluster, &arn, "ecs-plumbing: instance draining for termination")
-                            .await?;
+                        let reason = "ecs-plumbing: instance draining for termination";
+                        self.ecs.stop_task(&instance.found.cluster, &arn, reason, pace).await?;
                         info!(task = %arn, "stopped a standalone task after the grace period");
                     }
                 }
@@ -161,13 +206,19 @@ impl Drainer {
                     info!(tasks = holding, "waiting for tasks to stop");
                     tokio::time::sleep(pause).await;
                 }
-                Step::HandOver => return self.hand_over(job).await,
+                Step::HandOver => return self.hand_over(job.clone(), pace).await,
             }
         }
     }
 
-    async fn complete(&self, job: &DrainJob, result: LifecycleResult, why: &str) -> Result<Value, DrainError> {
-        let status = match self.lifecycle.complete(job, result).await? {
+    async fn complete(
+        &self,
+        job: &DrainJob,
+        result: LifecycleResult,
+        why: &str,
+        pace: &Pace,
+    ) -> Result<Value, DrainError> {
+        let status = match self.lifecycle.complete(job, result, pace).await? {
             Action::Done => {
                 info!(result = result.as_str(), reason = %why, "completed the lifecycle action");
                 "completed"
@@ -181,10 +232,21 @@ impl Drainer {
     }
 
     /// Keep the action alive, then queue the drain for the next run.
-    async fn hand_over(&self, job: DrainJob) -> Result<Value, DrainError> {
-        if self.lifecycle.heartbeat(&job).await? == Action::NotActive {
-            info!("the lifecycle action is no longer active (completed by another run, or expired): done");
-            return Ok(json!({"status": "already-completed"}));
+    async fn hand_over(&self, job: DrainJob, pace: &Pace) -> Result<Value, DrainError> {
+        let mut throttled = None;
+        match self.lifecycle.heartbeat(&job, pace).await {
+            Ok(Action::Done) => {}
+            Ok(Action::NotActive) => {
+                info!("the lifecycle action is no longer active (completed by another run, or expired): done");
+                return Ok(json!({"status": "already-completed"}));
+            }
+            // Queued all the same: the next run records the heartbeat; failing here would only
+            // leave the drain to Lambda's retry of the event, with no heartbeat either.
+            Err(e) if e.is_throttled() => {
+                warn!(error = %e, "heartbeat throttled: the next run records it");
+                throttled = Some(format!("{e}; the next run records the heartbeat"));
+            }
+            Err(e) => return Err(e),
         }
         let next = DrainJob { round: job.round + 1, ..job };
         self.lifecycle.hand_over(&next, self.config.handover_delay).await?;
@@ -193,7 +255,11 @@ impl Drainer {
             next_round = next.round,
             "heartbeat recorded; handed over to the next run"
         );
-        Ok(json!({"status": "handed-over", "round": next.round}))
+        let mut outcome = json!({"status": "handed-over", "round": next.round});
+        if let Some(reason) = throttled {
+            outcome["reason"] = json!(reason);
+        }
+        Ok(outcome)
     }
 }
 

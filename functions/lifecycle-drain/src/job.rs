@@ -19,6 +19,9 @@ pub struct DrainJob {
     /// `{"cluster": "…"}` in the hook's `NotificationMetadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_cluster: Option<String>,
+    /// The event's `account`: with the Region, it keys AWS's request-rate buckets ([`crate::pacing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Where the container instance was found (saves the search in later runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found: Option<Found>,
@@ -80,6 +83,7 @@ impl Input {
             instance_id: need("EC2InstanceId"),
             token: need("LifecycleActionToken"),
             metadata_cluster: text("NotificationMetadata").and_then(metadata_cluster),
+            account: Some(field("account").trim()).filter(|a| !a.is_empty()).map(str::to_string),
             found: None,
             started_at_ms: now_ms,
             round: 0,
@@ -134,6 +138,7 @@ mod tests {
         assert_eq!((job.auto_scaling_group.as_str(), job.hook.as_str()), ("ecs-prod-asg", "ecs-drain"));
         assert_eq!((job.instance_id.as_str(), job.metadata_cluster.as_deref()), ("i-0a1b2c3d4e5f60718", Some("prod")));
         assert_eq!((job.started_at_ms, job.round, job.found.as_ref()), (1_000, 0, None));
+        assert_eq!(job.account.as_deref(), Some("123456789012"));
     }
 
     #[test]

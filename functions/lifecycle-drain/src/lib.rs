@@ -3,7 +3,8 @@
 //!
 //! - [`job`]: the event (or the queued continuation) as a [`job::DrainJob`] that carries its own completion step.
 //! - [`plan`]: the wait loop's decisions, a pure function of the tasks and the clock.
-//! - [`ecs`], [`lifecycle`]: the AWS reads and writes. [`handler`]: the loop.
+//! - [`ecs`], [`lifecycle`]: the AWS reads and writes, paced to AWS's request rates ([`pacing`]).
+//!   [`handler`]: the loop.
 
 pub mod config;
 pub mod ecs;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod handler;
 pub mod job;
 pub mod lifecycle;
+pub mod pacing;
 pub mod plan;
 
 pub use config::Config;

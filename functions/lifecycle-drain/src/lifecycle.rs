@@ -1,4 +1,5 @@
-//! The lifecycle action (Auto Scaling) and the hand-over queue (SQS).
+//! The lifecycle action (Auto Scaling, paced: it answers `Throttling` when its rate is exceeded)
+//! and the hand-over queue (SQS).
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use shared::aws::AwsFailure;
 use crate::config::LifecycleResult;
 use crate::error::DrainError;
 use crate::job::DrainJob;
+use crate::pacing::Pace;
 
 /// What AWS said of the action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,31 +31,39 @@ impl Lifecycle {
         Lifecycle { autoscaling, sqs, queue_url }
     }
 
-    pub async fn complete(&self, job: &DrainJob, result: LifecycleResult) -> Result<Action, DrainError> {
-        let sent = self
-            .autoscaling
-            .complete_lifecycle_action()
-            .auto_scaling_group_name(&job.auto_scaling_group)
-            .lifecycle_hook_name(&job.hook)
-            .lifecycle_action_token(&job.token)
-            .instance_id(&job.instance_id)
-            .lifecycle_action_result(result.as_str())
-            .send()
+    pub async fn complete(&self, job: &DrainJob, result: LifecycleResult, pace: &Pace) -> Result<Action, DrainError> {
+        const ACTION: &str = "autoscaling:CompleteLifecycleAction";
+        let autoscaling = &self.autoscaling;
+        let sent = pace
+            .call(ACTION, || async move {
+                let complete = autoscaling
+                    .complete_lifecycle_action()
+                    .auto_scaling_group_name(&job.auto_scaling_group)
+                    .lifecycle_hook_name(&job.hook)
+                    .lifecycle_action_token(&job.token)
+                    .instance_id(&job.instance_id)
+                    .lifecycle_action_result(result.as_str());
+                complete.send().await.map(|_| ()).map_err(AwsFailure::of(ACTION))
+            })
             .await;
-        outcome(sent.map(|_| ()).map_err(AwsFailure::of("autoscaling:CompleteLifecycleAction")))
+        outcome(sent)
     }
 
-    pub async fn heartbeat(&self, job: &DrainJob) -> Result<Action, DrainError> {
-        let sent = self
-            .autoscaling
-            .record_lifecycle_action_heartbeat()
-            .auto_scaling_group_name(&job.auto_scaling_group)
-            .lifecycle_hook_name(&job.hook)
-            .lifecycle_action_token(&job.token)
-            .instance_id(&job.instance_id)
-            .send()
+    pub async fn heartbeat(&self, job: &DrainJob, pace: &Pace) -> Result<Action, DrainError> {
+        const ACTION: &str = "autoscaling:RecordLifecycleActionHeartbeat";
+        let autoscaling = &self.autoscaling;
+        let sent = pace
+            .call(ACTION, || async move {
+                let heartbeat = autoscaling
+                    .record_lifecycle_action_heartbeat()
+                    .auto_scaling_group_name(&job.auto_scaling_group)
+                    .lifecycle_hook_name(&job.hook)
+                    .lifecycle_action_token(&job.token)
+                    .instance_id(&job.instance_id);
+                heartbeat.send().await.map(|_| ()).map_err(AwsFailure::of(ACTION))
+            })
             .await;
-        outcome(sent.map(|_| ()).map_err(AwsFailure::of("autoscaling:RecordLifecycleActionHeartbeat")))
+        outcome(sent)
     }
 
     /// Queue `job` for the function's next run, `delay` from now.

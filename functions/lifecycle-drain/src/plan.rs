@@ -1,10 +1,38 @@
 //! The drain's decisions, as pure functions of what was observed and the clock: whether to drain
-//! the container instance at all ([`begin`]), then each turn of the wait loop ([`decide_for`]):
-//! keep waiting, stop standalone tasks, hand over to the next run (with a heartbeat), or complete.
+//! the container instance at all ([`begin`]), then each turn of the wait loop ([`decide`]):
+//! keep waiting, stop standalone tasks, hand over to the next run (with a heartbeat), or complete;
+//! and the reads a look makes, within the API's page and batch limits ([`task_batches`]).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::config::{Config, LifecycleResult, StandalonePolicy};
+
+/// The API's limits, in the words of the ECS API reference
+/// (<https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Operations.html>, each action's
+/// request parameters). `ListTasks`, `ListContainerInstances`, `ListClusters` `maxResults`: "This
+/// value can be between 1 and 100".
+pub const PAGE_SIZE: i32 = 100;
+/// `DescribeTasks` `tasks`: "A list of up to 100 task IDs or full ARN entries".
+pub const DESCRIBE_TASKS_MAX: usize = 100;
+/// `DescribeServices` `services`: "You may specify up to 10 services to describe in a single operation".
+pub const DESCRIBE_SERVICES_MAX: usize = 10;
+/// `DescribeContainerInstances` `containerInstances`: "A list of up to 100 container instance IDs
+/// or full Amazon Resource Name (ARN) entries".
+pub const DESCRIBE_CONTAINER_INSTANCES_MAX: usize = 100;
+
+/// One look's `DescribeTasks` calls: the listed tasks, less those an earlier look of this run saw
+/// STOPPED (a task never leaves STOPPED; ECS lists it for about an hour after), in batches of
+/// [`DESCRIBE_TASKS_MAX`].
+pub fn task_batches(listed: &[String], stopped: &HashSet<String>) -> Vec<Vec<String>> {
+    let left: Vec<String> = listed.iter().filter(|arn| !stopped.contains(*arn)).cloned().collect();
+    left.chunks(DESCRIBE_TASKS_MAX).map(<[String]>::to_vec).collect()
+}
+
+/// The `DescribeServices` calls for the services named, in batches of [`DESCRIBE_SERVICES_MAX`].
+pub fn service_batches(names: &[String]) -> Vec<Vec<String>> {
+    names.chunks(DESCRIBE_SERVICES_MAX).map(<[String]>::to_vec).collect()
+}
 
 /// What draining does with a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,7 +148,9 @@ pub enum Step {
 }
 
 /// Below this much time left, a run must hand over now: the heartbeat and the queue message
-/// (or the completion) still have to fit, with the SDK's retries of a throttled call (about 3 s).
+/// (or the completion) still have to fit, with the SDK's first retries of a throttled call. A run
+/// stops retrying throttled calls this much before its deadline, and the SDK's longest retries of
+/// one call more ([`crate::pacing::Pace::until`]).
 pub const HANDOVER_MARGIN: Duration = Duration::from_secs(5);
 
 /// `drained_for`: since the first run started. `time_left`: before this run's deadline.
@@ -309,6 +339,36 @@ mod tests {
         for Case(name, agent, tasks, drained, left, config, expected) in cases {
             assert_eq!(decide(agent, &tasks, secs(drained), secs(left), config), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_look_at_500_tasks_of_10_services_is_5_describe_tasks_and_1_describe_services() {
+        let arns: Vec<String> =
+            (0..500).map(|i| format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{i:032x}")).collect();
+        let services: Vec<String> = (0..10).map(|i| format!("svc-{i}")).collect();
+        let batches = task_batches(&arns, &HashSet::new());
+        assert_eq!(batches.len(), 5);
+        assert!(batches.iter().all(|b| b.len() == DESCRIBE_TASKS_MAX));
+        assert_eq!(batches.concat(), arns, "every task once, in order");
+        assert_eq!(service_batches(&services), vec![services.clone()]);
+
+        let cases = [(0, 0), (1, 1), (100, 1), (101, 2), (499, 5), (501, 6)];
+        for (tasks, calls) in cases {
+            assert_eq!(
+                task_batches(&arns.iter().cycle().take(tasks).cloned().collect::<Vec<_>>(), &HashSet::new()).len(),
+                calls,
+                "{tasks} tasks"
+            );
+        }
+        let eleven: Vec<String> = (0..11).map(|i| format!("svc-{i}")).collect();
+        assert_eq!(service_batches(&eleven).iter().map(Vec::len).collect::<Vec<_>>(), [10, 1]);
+        assert!(service_batches(&[]).is_empty());
+
+        // Tasks seen STOPPED by an earlier look are not described again.
+        let stopped: HashSet<String> = arns[..250].iter().cloned().collect();
+        let batches = task_batches(&arns, &stopped);
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
+        assert!(task_batches(&arns, &arns.iter().cloned().collect()).is_empty());
     }
 
     #[test]
