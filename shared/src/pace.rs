@@ -20,6 +20,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use aws_config::retry::RetryConfig;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::aws::AwsFailure;
 
@@ -153,6 +155,65 @@ pub fn bucket(account: &str, region: &str, action: &str) -> Arc<Bucket> {
     let mut buckets = buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let key = (account.to_string(), region.to_string(), action.to_string());
     buckets.entry(key).or_insert_with(|| Arc::new(Bucket::new(documented(action)))).clone()
+}
+
+/// Where and until when calls are paced: the account and Region whose buckets they draw from,
+/// and the last moment a throttled call is tried again (the time after it is kept to undo,
+/// report, or hand over).
+#[derive(Debug, Clone)]
+pub struct Pace {
+    pub account: String,
+    pub region: String,
+    pub until: Instant,
+}
+
+impl Pace {
+    /// The model of `action`'s bucket ("ec2:CreateRoute") in this account and Region.
+    pub fn bucket(&self, action: &str) -> Arc<Bucket> {
+        bucket(&self.account, &self.region, action)
+    }
+
+    /// `call` once `action`'s bucket has a token, and again while it is throttled (see [`paced`]).
+    pub async fn call<T, F, Fut>(&self, action: &str, call: F) -> Result<T, AwsFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsFailure>>,
+    {
+        paced(&self.bucket(action), self.until, call).await
+    }
+
+    /// The same for an SDK call: `pace.send("ec2:CreateRoute", || request.clone().send())`.
+    pub async fn send<T, E, R, F, Fut>(&self, action: &'static str, request: F) -> Result<T, AwsFailure>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        send(&self.bucket(action), self.until, action, request).await
+    }
+}
+
+/// [`paced`] for an SDK call of `action`, its failure as an [`AwsFailure`].
+pub async fn send<T, E, R, F, Fut>(
+    bucket: &Bucket,
+    until: Instant,
+    action: &'static str,
+    request: F,
+) -> Result<T, AwsFailure>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    paced(bucket, until, || {
+        // On the heap: an SDK call's future is large, and debug builds keep big futures' moves on
+        // the stack (a Create's parallel sides overflowed a 2 MiB worker stack without this).
+        let sent = Box::pin(request());
+        async move { sent.await.map_err(AwsFailure::of(action)) }
+    })
+    .await
 }
 
 /// Make `call` once a token is there, and again while it is throttled, until a token would come

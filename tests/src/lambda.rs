@@ -44,6 +44,9 @@ const BASE_ENV: &[(&str, &str)] = &[
     ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/22/[$LATEST]0123456789abcdef0123456789abcdef"),
     ("LOG_FORMAT", "plain"),
     ("RUST_BACKTRACE", "0"),
+    // Half the 2 MiB that tokio's workers get on Lambda: a debug build whose futures grow near
+    // that (an SDK call's future held across a join) overflows here first, not in production.
+    ("RUST_MIN_STACK", "1048576"),
     // CloudFormation answers go to the receiver on 127.0.0.1; the functions refuse any response
     // URL but AWS's S3 hosts unless this test-only setting allows loopback.
     ("TEST_ONLY_LOOPBACK_RESPONSE_URL", "1"),

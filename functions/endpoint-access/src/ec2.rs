@@ -3,7 +3,6 @@
 //! explicitly.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::{
@@ -12,8 +11,7 @@ use aws_sdk_ec2::types::{
 };
 use ipnet::IpNet;
 use shared::aws::AwsFailure;
-use shared::pace;
-use tokio::time::Instant;
+use shared::pace::Pace;
 use tracing::{info, warn};
 
 use crate::batch::{match_returned, permissions};
@@ -221,12 +219,7 @@ impl Network {
                     .group_id(group_id)
                     .set_ip_permissions(permissions)
                     .tag_specifications(tags);
-                let sent = pace
-                    .send(AUTHORIZE_INGRESS, || {
-                        let call = call.clone();
-                        async move { call.send().await.map_err(AwsFailure::of(AUTHORIZE_INGRESS)) }
-                    })
-                    .await?;
+                let sent = pace.send(AUTHORIZE_INGRESS, || call.clone().send()).await?;
                 sent.security_group_rules().iter().filter_map(rule).collect()
             }
             Direction::Egress => {
@@ -236,12 +229,7 @@ impl Network {
                     .group_id(group_id)
                     .set_ip_permissions(permissions)
                     .tag_specifications(tags);
-                let sent = pace
-                    .send(AUTHORIZE_EGRESS, || {
-                        let call = call.clone();
-                        async move { call.send().await.map_err(AwsFailure::of(AUTHORIZE_EGRESS)) }
-                    })
-                    .await?;
+                let sent = pace.send(AUTHORIZE_EGRESS, || call.clone().send()).await?;
                 sent.security_group_rules().iter().filter_map(rule).collect()
             }
         })
@@ -335,19 +323,11 @@ impl Network {
         match direction {
             Direction::Ingress => {
                 let call = self.ec2.revoke_security_group_ingress().group_id(group_id).set_security_group_rule_ids(ids);
-                pace.send(REVOKE_INGRESS, || {
-                    let call = call.clone();
-                    async move { call.send().await.map_err(AwsFailure::of(REVOKE_INGRESS)) }
-                })
-                .await?;
+                pace.send(REVOKE_INGRESS, || call.clone().send()).await?;
             }
             Direction::Egress => {
                 let call = self.ec2.revoke_security_group_egress().group_id(group_id).set_security_group_rule_ids(ids);
-                pace.send(REVOKE_EGRESS, || {
-                    let call = call.clone();
-                    async move { call.send().await.map_err(AwsFailure::of(REVOKE_EGRESS)) }
-                })
-                .await?;
+                pace.send(REVOKE_EGRESS, || call.clone().send()).await?;
             }
         }
         Ok(())
@@ -362,29 +342,6 @@ const REVOKE_EGRESS: &str = "ec2:RevokeSecurityGroupEgress";
 const DUPLICATE: &str = "InvalidPermission.Duplicate";
 /// EC2 does not know a rule id: gone, or, right after it was made, not visible yet.
 const RULE_NOT_FOUND: &str = "InvalidSecurityGroupRuleId.NotFound";
-
-/// How writes are paced (`shared::pace`): the account and Region whose request-rate buckets they
-/// draw from, and until when a throttled write is tried again (the time after that is kept to
-/// undo and report).
-#[derive(Debug, Clone)]
-pub struct Pace {
-    pub account: String,
-    pub region: String,
-    pub until: Instant,
-}
-
-impl Pace {
-    /// Make `call`, an SDK call of `action`, once its bucket has a token, and again while it is
-    /// throttled and time allows.
-    async fn send<T, F, Fut>(&self, action: &'static str, call: F) -> Result<T, AwsFailure>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, AwsFailure>>,
-    {
-        let bucket = pace::bucket(&self.account, &self.region, action);
-        pace::paced(&bucket, self.until, call).await
-    }
-}
 
 /// What an Authorize's refusal means for the user.
 fn refused(f: AwsFailure, group_id: &str) -> AccessError {

@@ -8,11 +8,12 @@ use aws_config::SdkConfig;
 use aws_sdk_ec2::Client as Ec2;
 use shared::aws::CallsInFlight;
 use shared::custom_resource::{CustomResource, Outcome, RequestContext};
+use shared::pace::Pace;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::batch::{Batch, batches};
-use crate::ec2::{Network, Pace};
+use crate::ec2::Network;
 use crate::error::AccessError;
 use crate::model::{Action, Rule};
 use crate::plan::{desired_rules, plan_rules, resolve};
@@ -37,11 +38,10 @@ impl EndpointAccess {
         Self { network: Network { ec2 }, region }
     }
 
-    /// The pacing of this request's writes: the buckets of the stack's account (its ARN says
-    /// which, `arn:<partition>:cloudformation:<region>:<account>:stack/…`) in this Region, and
-    /// throttled writes tried again until `keep` before the deadline guard.
+    /// The pacing of this request's writes: the buckets of the stack's account in this Region,
+    /// and throttled writes tried again until `keep` before the deadline guard.
     fn pace(&self, ctx: &RequestContext, keep: Duration) -> Pace {
-        let account = ctx.stack_id.split(':').nth(4).filter(|a| a.len() == 12).unwrap_or("unknown");
+        let account = ctx.stack_account().unwrap_or("unknown");
         Pace {
             account: account.to_string(),
             region: self.region.clone(),

@@ -5,38 +5,11 @@
 //! tried again while there is time for it. What the run keeps after [`Pace::until`] is for the
 //! completion or the hand-over to the next run: a throttle is never why a drain fails.
 
-use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
-use shared::aws::AwsFailure;
-use shared::pace::{Bucket, bucket, paced};
-use tokio::time::Instant;
 
-#[derive(Debug, Clone)]
-pub struct Pace {
-    pub account: String,
-    pub region: String,
-    /// After this, a throttled call is not tried again: the run completes or hands over.
-    pub until: Instant,
-}
-
-impl Pace {
-    /// The model of `action`'s bucket ("ecs:DescribeTasks") in this account and Region.
-    pub fn bucket(&self, action: &str) -> Arc<Bucket> {
-        bucket(&self.account, &self.region, action)
-    }
-
-    /// `call` once `action`'s bucket has a token, and again while AWS throttles it, until [`Self::until`].
-    pub async fn call<T, F, Fut>(&self, action: &'static str, call: F) -> Result<T, AwsFailure>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, AwsFailure>>,
-    {
-        paced(&self.bucket(action), self.until, call).await
-    }
-}
+pub use shared::pace::Pace;
 
 /// A bound on how long the SDK can spend on one call that AWS keeps throttling, under `retry`
 /// (standard mode, as `shared::pace::retry_config`): it waits `initial × 2^n` before retry n,

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use aws_sdk_ec2::Client as Ec2;
 
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{
     Filter, PeeringConnectionOptionsRequest, ResourceType, RouteOrigin, RouteState, Tag, TagSpecification,
     VpcAttributeName, VpcCidrBlockStateCode, VpcPeeringConnection, VpcPeeringConnectionVpcInfo,
 };
 use ipnet::IpNet;
-use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use shared::aws::AwsFailure;
 use shared::custom_resource::RequestContext;
 use shared::pace::{self, Bucket};
@@ -66,11 +66,7 @@ impl Side {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        pace::paced(&self.bucket(action), until, || {
-            let sent = send();
-            async move { sent.await.map_err(AwsFailure::of(action)) }
-        })
-        .await
+        pace::send(&self.bucket(action), until, action, send).await
     }
 
     pub async fn vpc(&self, vpc_id: &str, with_dns: bool) -> Result<Vpc, PeeringError> {

@@ -105,7 +105,7 @@ impl VpcPeering {
 
     /// This account's side: its account from the stack's ARN (no call), else from STS.
     async fn local_side(&self, ctx: &RequestContext) -> Result<Side, PeeringError> {
-        let account = match ctx.stack_id.split(':').nth(4).filter(|a| a.len() == 12) {
+        let account = match ctx.stack_account() {
             Some(account) => account.to_string(),
             None => {
                 let me = self
@@ -277,7 +277,10 @@ impl VpcPeering {
         let connection_id = connection.as_ref().map(|c| c.id.as_str());
         let others: BTreeSet<String> = routes.iter().flat_map(|r| r.other_connections(connection_id)).collect();
         let movable = local.ours_among(&others, &ctx.stack_id, &ctx.logical_resource_id).await?;
-        let mut planned = vec![(routes[0].side, routes[0].plan(&peer_cidrs(connection.as_ref()), &excluded, connection_id, &movable)?)];
+        let mut planned = vec![(
+            routes[0].side,
+            routes[0].plan(&peer_cidrs(connection.as_ref()), &excluded, connection_id, &movable)?,
+        )];
         if let Some(side) = routes.get(1) {
             planned.push((side.side, side.plan(&local_vpc.cidrs, &excluded, connection_id, &movable)?));
         }

@@ -153,6 +153,11 @@ impl RequestContext {
         self.guard_at.saturating_duration_since(Instant::now())
     }
 
+    /// The stack's account, from its ARN (`arn:<partition>:cloudformation:<region>:<account>:stack/…`).
+    pub fn stack_account(&self) -> Option<&str> {
+        self.stack_id.split(':').nth(4).filter(|a| a.len() == 12)
+    }
+
     /// The time Lambda gave this invocation: about the function's Timeout (for reasons that
     /// say how to size it).
     pub fn timeout(&self) -> Duration {
