@@ -31,7 +31,8 @@ fn routed(aws: &Aws, region: &str, tables: &[String], pcx: &str) -> usize {
 }
 
 fn reads(w: &Rig) -> Vec<String> {
-    let mut reads: Vec<String> = w.proxy.calls().calls.into_iter().map(|c| c.action).filter(|a| a.contains(":Describe")).collect();
+    let mut reads: Vec<String> =
+        w.proxy.calls().calls.into_iter().map(|c| c.action).filter(|a| a.contains(":Describe")).collect();
     reads.sort();
     reads
 }
@@ -168,5 +169,8 @@ fn at_aws_own_rate_a_throttled_write_waits_for_its_token() {
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     let pcx = body["PhysicalResourceId"].as_str().unwrap().to_string();
     assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&w.aws, "us-east-1", &p, &pcx)), (6, 6));
-    println!("12 routes at half a token a second: {} CreateRoute throttled", w.proxy.calls().throttled("ec2:CreateRoute"));
+    println!(
+        "12 routes at half a token a second: {} CreateRoute throttled",
+        w.proxy.calls().throttled("ec2:CreateRoute")
+    );
 }
