@@ -59,6 +59,15 @@ pub fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(3).with_max_backoff(Duration::from_secs(2))
 }
 
+/// The longest the SDK's own retries of one throttled call can take under `retry`: it waits
+/// `initial × 2^n` before retry n, capped at the maximum (its jitter only shortens that); under
+/// [`retry_config`], 1 s and 2 s. [`paced`] starts no attempt that could end after its `until`.
+pub fn sdk_retry_span(retry: &RetryConfig) -> Duration {
+    (0..retry.max_attempts().saturating_sub(1))
+        .map(|n| retry.initial_backoff().saturating_mul(1 << n.min(20)).min(retry.max_backoff()))
+        .sum()
+}
+
 /// How much a throttled answer slows the model, and how much each call that waited for a token
 /// speeds it up (faster until the first throttle: it may meet a bucket far above the prior).
 const SLOW_DOWN: f64 = 0.8;
@@ -216,9 +225,9 @@ where
     .await
 }
 
-/// Make `call` once a token is there, and again while it is throttled, until a token would come
-/// after `until`: then the throttling failure is returned (the caller keeps the time after
-/// `until` to report or undo).
+/// Make `call` once a token is there, and again while it is throttled as long as another attempt,
+/// with the SDK's own retries of it, can end by `until`: then the throttling failure is returned
+/// (the caller keeps the time after `until` to report, undo or hand over).
 pub async fn paced<T, F, Fut>(bucket: &Bucket, until: Instant, mut call: F) -> Result<T, AwsFailure>
 where
     F: FnMut() -> Fut,
@@ -235,7 +244,7 @@ where
             }
             Err(failure) if failure.is_throttling() => {
                 bucket.throttled();
-                if Instant::now() + bucket.estimate(1) > until {
+                if Instant::now() + bucket.estimate(1) + sdk_retry_span(&retry_config()) > until {
                     return Err(failure);
                 }
                 tracing::info!(action = failure.action, "throttled; waiting for the bucket to refill");
@@ -280,6 +289,18 @@ mod tests {
         assert!((bucket.estimate(1).as_secs_f64() - 0.25).abs() < 0.01);
         bucket.answered_after_waiting();
         assert!((bucket.limits().refill - 4.08).abs() < 1e-9);
+    }
+
+    #[test]
+    fn how_long_the_sdk_may_retry_one_throttled_call() {
+        let secs = Duration::from_secs;
+        let standard = |attempts, max| RetryConfig::standard().with_max_attempts(attempts).with_max_backoff(secs(max));
+        // 1 s, then doubling, capped.
+        assert_eq!(sdk_retry_span(&standard(3, 2)), secs(1 + 2));
+        assert_eq!(sdk_retry_span(&standard(6, 20)), secs(1 + 2 + 4 + 8 + 16));
+        assert_eq!(sdk_retry_span(&standard(6, 5)), secs(1 + 2 + 4 + 5 + 5));
+        assert_eq!(sdk_retry_span(&RetryConfig::disabled()), Duration::ZERO);
+        assert_eq!(sdk_retry_span(&retry_config()), secs(1 + 2));
     }
 
     #[tokio::test]

@@ -133,16 +133,7 @@ mod tests {
 
     /// A rule as EC2 returns it for `spec`.
     fn made(id: &str, s: &RuleSpec) -> Rule {
-        Rule {
-            id: id.into(),
-            group_id: s.group_id.clone(),
-            direction: s.direction,
-            protocol: "tcp".into(),
-            from_port: s.port.into(),
-            to_port: s.port.into(),
-            peer: s.peer.clone(),
-            owner: Some("owner".into()),
-        }
+        Rule::made(id, s, Some("owner"))
     }
 
     #[test]

@@ -70,6 +70,23 @@ pub struct Rule {
     pub owner: Option<String>,
 }
 
+#[cfg(test)]
+impl Rule {
+    /// The rule EC2 makes for `spec`, with this id and owner tag (for the planners' tests).
+    pub fn made(id: &str, spec: &RuleSpec, owner: Option<&str>) -> Self {
+        Rule {
+            id: id.into(),
+            group_id: spec.group_id.clone(),
+            direction: spec.direction,
+            protocol: "tcp".into(),
+            from_port: spec.port.into(),
+            to_port: spec.port.into(),
+            peer: spec.peer.clone(),
+            owner: owner.map(str::to_owned),
+        }
+    }
+}
+
 /// One rule this resource wants: TCP on `port` between `group_id` and `peer`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RuleSpec {

@@ -225,16 +225,7 @@ mod tests {
     }
 
     fn rule(id: &str, s: &RuleSpec, owner: Option<&str>) -> Rule {
-        Rule {
-            id: id.into(),
-            group_id: s.group_id.clone(),
-            direction: s.direction,
-            protocol: "tcp".into(),
-            from_port: s.port.into(),
-            to_port: s.port.into(),
-            peer: s.peer.clone(),
-            owner: owner.map(str::to_owned),
-        }
+        Rule::made(id, s, owner)
     }
 
     fn wide(id: &str, group: &str, direction: Direction, protocol: &str, ports: (i32, i32), peer: Peer) -> Rule {

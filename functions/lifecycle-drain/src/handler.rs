@@ -15,7 +15,7 @@ use crate::ecs::{Ecs, Known};
 use crate::error::DrainError;
 use crate::job::{DrainJob, Input};
 use crate::lifecycle::{Action, Lifecycle};
-use crate::pacing::{Pace, account_of, sdk_retry_span};
+use crate::pacing::{Pace, account_of};
 use crate::plan::{self, Agent, Begin, HANDOVER_MARGIN, Step, begin, decide};
 
 /// How long before Lambda's deadline a run that is still waiting on AWS is cut short (at most a
@@ -28,8 +28,8 @@ pub struct Drainer {
     lifecycle: Lifecycle,
     /// The clients' Region: with the account, it keys AWS's request-rate buckets.
     region: String,
-    /// What a run keeps after it stops retrying throttled calls: the hand-over or the completion,
-    /// after the SDK's own retries of the call that was throttled last.
+    /// What a run keeps after its throttled calls (their SDK retries included) have stopped: the
+    /// hand-over or the completion.
     keep: Duration,
 }
 
@@ -64,7 +64,7 @@ impl Drainer {
             lifecycle,
             config,
             region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
-            keep: HANDOVER_MARGIN + sdk_retry_span(&retry),
+            keep: HANDOVER_MARGIN,
         }
     }
 

@@ -148,9 +148,9 @@ pub enum Step {
 }
 
 /// Below this much time left, a run must hand over now: the heartbeat and the queue message
-/// (or the completion) still have to fit, with the SDK's first retries of a throttled call. A run
-/// stops retrying throttled calls this much before its deadline, and the SDK's longest retries of
-/// one call more ([`crate::pacing::Pace::until`]).
+/// (or the completion) still have to fit, with the SDK's first retries of a throttled call. A
+/// run's throttled calls, their SDK retries included, end this much before its deadline
+/// ([`crate::pacing::Pace::until`]).
 pub const HANDOVER_MARGIN: Duration = Duration::from_secs(5);
 
 /// `drained_for`: since the first run started. `time_left`: before this run's deadline.
