@@ -150,13 +150,9 @@ impl Ecs {
         pace: &Pace,
     ) -> Result<Vec<aws_sdk_ecs::types::ContainerInstance>, DrainError> {
         const ACTION: &str = "ecs:DescribeContainerInstances";
-        let client = &self.client;
-        let out = pace
-            .call(ACTION, || async move {
-                let describe = client.describe_container_instances().cluster(cluster);
-                describe.set_container_instances(Some(arns.to_vec())).send().await.map_err(AwsFailure::of(ACTION))
-            })
-            .await?;
+        let describe =
+            self.client.describe_container_instances().cluster(cluster).set_container_instances(Some(arns.to_vec()));
+        let out = pace.send(ACTION, || describe.clone().send()).await?;
         Ok(out.container_instances.unwrap_or_default())
     }
 
@@ -170,17 +166,13 @@ impl Ecs {
 
     pub async fn set_draining(&self, found: &Found, pace: &Pace) -> Result<(), DrainError> {
         const ACTION: &str = "ecs:UpdateContainerInstancesState";
-        let client = &self.client;
-        let out = pace
-            .call(ACTION, || async move {
-                let update = client
-                    .update_container_instances_state()
-                    .cluster(&found.cluster)
-                    .container_instances(&found.container_instance_arn)
-                    .status(ContainerInstanceStatus::Draining);
-                update.send().await.map_err(AwsFailure::of(ACTION))
-            })
-            .await?;
+        let update = self
+            .client
+            .update_container_instances_state()
+            .cluster(&found.cluster)
+            .container_instances(&found.container_instance_arn)
+            .status(ContainerInstanceStatus::Draining);
+        let out = pace.send(ACTION, || update.clone().send()).await?;
         if let Some(failure) = out.failures.unwrap_or_default().into_iter().next() {
             return Err(AwsFailure {
                 action: ACTION,
@@ -206,13 +198,8 @@ impl Ecs {
         let mut tasks = Vec::new();
         let client = &self.client;
         for batch in task_batches(&arns, &known.stopped) {
-            let batch = &batch;
-            let out = pace
-                .call("ecs:DescribeTasks", || async move {
-                    let describe = client.describe_tasks().cluster(&found.cluster).set_tasks(Some(batch.clone()));
-                    describe.send().await.map_err(AwsFailure::of("ecs:DescribeTasks"))
-                })
-                .await?;
+            let describe = client.describe_tasks().cluster(&found.cluster).set_tasks(Some(batch));
+            let out = pace.send("ecs:DescribeTasks", || describe.clone().send()).await?;
             tasks.extend(out.tasks.unwrap_or_default());
         }
         let unknown: Vec<String> = tasks
@@ -224,13 +211,8 @@ impl Ecs {
             .into_iter()
             .collect();
         for batch in service_batches(&unknown) {
-            let batch = &batch;
-            let out = pace
-                .call("ecs:DescribeServices", || async move {
-                    let describe = client.describe_services().cluster(&found.cluster).set_services(Some(batch.clone()));
-                    describe.send().await.map_err(AwsFailure::of("ecs:DescribeServices"))
-                })
-                .await?;
+            let describe = client.describe_services().cluster(&found.cluster).set_services(Some(batch.clone()));
+            let out = pace.send("ecs:DescribeServices", || describe.clone().send()).await?;
             for service in out.services.unwrap_or_default() {
                 let kind = match service.scheduling_strategy {
                     Some(SchedulingStrategy::Daemon) => TaskKind::Daemon,
@@ -295,18 +277,8 @@ impl Ecs {
     }
 
     pub async fn stop_task(&self, cluster: &str, task: &str, reason: &str, pace: &Pace) -> Result<(), DrainError> {
-        let client = &self.client;
-        pace.call("ecs:StopTask", || async move {
-            client
-                .stop_task()
-                .cluster(cluster)
-                .task(task)
-                .reason(reason)
-                .send()
-                .await
-                .map_err(AwsFailure::of("ecs:StopTask"))
-        })
-        .await?;
+        let stop = self.client.stop_task().cluster(cluster).task(task).reason(reason);
+        pace.send("ecs:StopTask", || stop.clone().send()).await?;
         Ok(())
     }
 }

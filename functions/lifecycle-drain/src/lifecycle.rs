@@ -33,36 +33,27 @@ impl Lifecycle {
 
     pub async fn complete(&self, job: &DrainJob, result: LifecycleResult, pace: &Pace) -> Result<Action, DrainError> {
         const ACTION: &str = "autoscaling:CompleteLifecycleAction";
-        let autoscaling = &self.autoscaling;
-        let sent = pace
-            .call(ACTION, || async move {
-                let complete = autoscaling
-                    .complete_lifecycle_action()
-                    .auto_scaling_group_name(&job.auto_scaling_group)
-                    .lifecycle_hook_name(&job.hook)
-                    .lifecycle_action_token(&job.token)
-                    .instance_id(&job.instance_id)
-                    .lifecycle_action_result(result.as_str());
-                complete.send().await.map(|_| ()).map_err(AwsFailure::of(ACTION))
-            })
-            .await;
-        outcome(sent)
+        let complete = self
+            .autoscaling
+            .complete_lifecycle_action()
+            .auto_scaling_group_name(&job.auto_scaling_group)
+            .lifecycle_hook_name(&job.hook)
+            .lifecycle_action_token(&job.token)
+            .instance_id(&job.instance_id)
+            .lifecycle_action_result(result.as_str());
+        outcome(pace.send(ACTION, || complete.clone().send()).await.map(|_| ()))
     }
 
     pub async fn heartbeat(&self, job: &DrainJob, pace: &Pace) -> Result<Action, DrainError> {
         const ACTION: &str = "autoscaling:RecordLifecycleActionHeartbeat";
-        let autoscaling = &self.autoscaling;
-        let sent = pace
-            .call(ACTION, || async move {
-                let heartbeat = autoscaling
-                    .record_lifecycle_action_heartbeat()
-                    .auto_scaling_group_name(&job.auto_scaling_group)
-                    .lifecycle_hook_name(&job.hook)
-                    .lifecycle_action_token(&job.token)
-                    .instance_id(&job.instance_id);
-                heartbeat.send().await.map(|_| ()).map_err(AwsFailure::of(ACTION))
-            })
-            .await;
+        let heartbeat = self
+            .autoscaling
+            .record_lifecycle_action_heartbeat()
+            .auto_scaling_group_name(&job.auto_scaling_group)
+            .lifecycle_hook_name(&job.hook)
+            .lifecycle_action_token(&job.token)
+            .instance_id(&job.instance_id);
+        let sent = pace.send(ACTION, || heartbeat.clone().send()).await.map(|_| ());
         outcome(sent)
     }
 
