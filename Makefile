@@ -7,13 +7,14 @@ VENV := .venv
 CARGO := cargo
 export CARGO_BUILD_JOBS ?= 2
 export SAM_CLI_TELEMETRY := 0
-# cargo-lambda and its zig come from the venv.
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# cargo-lambda and its zig come from the venv; cargo-hakari from .tools.
+TOOLS := .tools
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
-.PHONY: all venv checks-venv build artifacts template lint test unit demo bench clean
+.PHONY: all venv tools checks-venv build probe-artifact artifacts template package lint test unit demo bench clean
 
 all: test
 
@@ -24,6 +25,12 @@ $(VENV)/.installed: tests/harness/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/harness/requirements.txt
 	touch $@
 
+# cargo-hakari, pinned, for the drift check in `make lint` (its own build: ~1.5 min on 2 cores).
+HAKARI_VERSION := 0.9.39
+tools: $(TOOLS)/bin/cargo-hakari
+$(TOOLS)/bin/cargo-hakari:
+	$(CARGO) install --quiet --locked --root $(TOOLS) cargo-hakari --version $(HAKARI_VERSION)
+
 # Dev builds of every function (and the test-only cr-probe) for the emulator.
 build:
 	$(CARGO) build --workspace --bins
@@ -31,6 +38,10 @@ build:
 # What ships, built as `sam build` builds it: `cargo lambda build --release`.
 artifacts: venv
 	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
+
+# The one release artifact the tests run (the protocol's panic test, as it ships).
+probe-artifact: venv
+	$(CARGO) lambda build --release --package cr-probe
 
 # checkov, pinned, in its own venv: its dependencies must not move moto's or SAM's.
 CHECKS_VENV := .venv-checks
@@ -42,25 +53,34 @@ $(CHECKS_VENV)/.installed: tests/harness/checks-requirements.txt
 
 # The SAM template: cfn-lint (`sam validate --lint`), checkov (every skip is explained in the
 # template, next to the resource), and our least-privilege check (no `Action: "*"`; `Resource:
-# "*"` only for actions without resource-level permissions, with a comment), then build it as `sam build` does for users (x86_64
-# here, to reuse the artifacts above; the stack's default is arm64).
-template: venv checks-venv artifacts
+# "*"` only for actions without resource-level permissions, with a comment).
+template: venv checks-venv
 	sam validate --lint --template template.yaml
 	$(CHECKS_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(VENV)/bin/python tests/harness/check_policies.py template.yaml
+
+# The stack built as `sam build` builds it for users (x86_64 here, to reuse the artifacts above;
+# the stack's default is arm64: `sam build` alone).
+package: template artifacts
 	sam build --parameter-overrides Architecture=x86_64
 
-# Formatting and clippy, warnings as errors.
-lint:
+# Formatting and clippy, warnings as errors; then one feature set for every build: each crate
+# depends on workspace-hack/, which cargo-hakari keeps at the union of every build's features,
+# so `make build`, `make test`, `make demo`, `bench/run` and `sam build` compile each dependency
+# once (per profile). Changing a crate's dependencies or features without `cargo hakari generate`
+# fails here.
+lint: tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) hakari generate --diff
+	$(CARGO) hakari manage-deps --dry-run
 
 unit:
 	$(CARGO) test --workspace --lib --bins
 
 # Then IAM as AWS enforces it: every AWS call the tests saw each function make (recorded by the
 # proxy under target/iam-calls/, cleared first) must be allowed by its role in template.yaml.
-test: venv build artifacts template
+test: venv build probe-artifact template
 	rm -rf target/iam-calls
 	$(VENV)/bin/python tests/harness/check_iam.py --self-test
 	$(VENV)/bin/python tests/harness/rates.py --self-test
@@ -76,4 +96,4 @@ bench:
 
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(CHECKS_VENV) .venv-bench
+	rm -rf $(VENV) $(CHECKS_VENV) .venv-bench $(TOOLS)

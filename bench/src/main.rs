@@ -30,6 +30,12 @@ fn main() {
     for function in FUNCTIONS {
         zips.insert(function, measure::zipped_size(&venv().join("bin/python"), &[&lambda_artifact(function)]));
     }
+    let mut files = BTreeMap::new();
+    for function in FUNCTIONS {
+        if let Some(n) = measure::files_opened_at_init(function, &lambda_artifact(function)) {
+            files.insert(function, n);
+        }
+    }
     let app = repo_root().join("bench/python/app.py");
     zips.insert("python-reference", measure::zipped_size(&venv().join("bin/python"), &[&app]));
 
@@ -69,7 +75,7 @@ fn main() {
         at_aws_rates.push(rated::endpoint_access(15, 10));
         eprintln!("bench: at AWS's request rates measured in {:.0} s", at.elapsed().as_secs_f64());
     }
-    report::print(&rows, &zips, runs.0);
+    report::print(&rows, &zips, &files, runs.0);
     rated::print(&at_aws_rates);
     println!("\n(measured in {:.0} s)", started.elapsed().as_secs_f64());
 }

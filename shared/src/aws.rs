@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::http::Http;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -17,9 +19,10 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// The SDK's standard chain: region, credentials, and endpoints from `AWS_ENDPOINT_URL` /
-/// `AWS_ENDPOINT_URL_<SERVICE>`, so the same binary runs against AWS and the local emulator.
-pub async fn sdk_config() -> SdkConfig {
-    aws_config::load_defaults(BehaviorVersion::latest()).await
+/// `AWS_ENDPOINT_URL_<SERVICE>`, so the same binary runs against AWS and the local emulator;
+/// its HTTP client is the process's one ([`Http`]).
+pub async fn sdk_config(http: &Http) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http.sdk()).load().await
 }
 
 /// A failed AWS call: which action, AWS's error code, and its message. Crates wrap it in their

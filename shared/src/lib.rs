@@ -4,6 +4,7 @@
 
 pub mod aws;
 pub mod custom_resource;
+pub mod http;
 pub mod pace;
 pub mod retry;
 pub mod telemetry;

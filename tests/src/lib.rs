@@ -22,7 +22,7 @@ mod servers;
 
 pub use aws::Aws;
 pub use lambda::{Invocation, Lambda, outcome};
-pub use paths::{binary, lambda_artifact, repo_root, venv};
+pub use paths::{binary, lambda_artifact, repo_root, target_dir, venv};
 pub use process::{Process, free_port};
 pub use rig::{Rig, cfn_event};
 pub use servers::{Call, Calls, Moto, Proxy, Received, Receiver, agent};

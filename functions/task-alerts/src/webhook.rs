@@ -7,16 +7,15 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::Url;
-use reqwest::header::CONTENT_TYPE;
 use serde_json::Value;
+use shared::http::{Http, Request, Uri, absolute_url};
 
 use crate::message::WebhookFormat;
 use shared::retry::Failure;
 
 #[derive(Clone)]
 pub struct Webhook {
-    url: Url,
+    url: Uri,
     pub format: WebhookFormat,
 }
 
@@ -61,9 +60,10 @@ impl Webhook {
         } else {
             (value.to_string(), default_format)
         };
-        let url = Url::parse(&url).map_err(|_| UnusableSecret::NotAUrl)?;
-        let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        if !(url.scheme() == "https" || (url.scheme() == "http" && local)) {
+        let url = absolute_url(&url).ok_or(UnusableSecret::NotAUrl)?;
+        let local = matches!(url.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        let scheme = url.scheme_str().unwrap_or_default().to_ascii_lowercase();
+        if !(scheme == "https" || (scheme == "http" && local)) {
             return Err(UnusableSecret::NotHttps);
         }
         let format = format.unwrap_or_else(|| format_of_host(&url));
@@ -72,22 +72,19 @@ impl Webhook {
 
     /// POST `payload`; 2xx is success. 429, 5xx and transport errors are worth retrying; other
     /// answers (404: the webhook was deleted, 400: the payload was refused) are not.
-    pub async fn post(
-        &self,
-        http: &reqwest::Client,
-        payload: &Value,
-        budget: Duration,
-    ) -> Result<u16, Failure<PostError>> {
-        let request = http.post(self.url.clone()).header(CONTENT_TYPE, "application/json").body(payload.to_string());
-        let answer = request.timeout(budget).send().await;
-        match answer {
-            Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
-            Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
-                Err(Failure::Retryable(PostError::Status(r.status().as_u16())))
-            }
-            Ok(r) => Err(Failure::Final(PostError::Status(r.status().as_u16()))),
-            // without_url: reqwest puts the URL in its errors.
-            Err(e) => Err(Failure::Retryable(PostError::Transport(e.without_url().to_string()))),
+    pub async fn post(&self, http: &Http, payload: &Value, budget: Duration) -> Result<u16, Failure<PostError>> {
+        let request = Request {
+            method: "POST",
+            url: &self.url,
+            content_type: "application/json",
+            body: payload.to_string().into(),
+        };
+        match http.send(request, budget).await {
+            Ok(status) if (200..300).contains(&status) => Ok(status),
+            Ok(status) if status >= 500 || status == 429 => Err(Failure::Retryable(PostError::Status(status))),
+            Ok(status) => Err(Failure::Final(PostError::Status(status))),
+            // The error never holds the URL.
+            Err(e) => Err(Failure::Retryable(PostError::Transport(e.to_string()))),
         }
     }
 }
@@ -101,8 +98,8 @@ pub enum PostError {
 }
 
 /// The chat service a bare URL belongs to, by its host.
-fn format_of_host(url: &Url) -> WebhookFormat {
-    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+fn format_of_host(url: &Uri) -> WebhookFormat {
+    let host = url.host().unwrap_or_default().to_ascii_lowercase();
     let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
     if host == "hooks.slack.com" {
         WebhookFormat::Slack

@@ -3,6 +3,7 @@ use vpc_peering::VpcPeering;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let config = shared::aws::sdk_config().await;
-    shared::custom_resource::run(VpcPeering::new(&config)).await
+    let http = shared::http::Http::new();
+    let config = shared::aws::sdk_config(&http).await;
+    shared::custom_resource::run(VpcPeering::new(&config), http).await
 }

@@ -1,7 +1,8 @@
 //! The PUT to the presigned `ResponseURL`, retried while the deadline allows.
 
-use reqwest::header::CONTENT_TYPE;
 use tokio::time::Instant;
+
+use crate::http::{Http, Request, Uri};
 
 use crate::retry::{Failure, GaveUp, until_deadline};
 
@@ -16,22 +17,21 @@ pub(crate) struct NotDelivered {
 /// Connection errors, 429 and 5xx are retried with backoff until `deadline`; other statuses
 /// are final (an expired or tampered URL will not get better).
 pub(crate) async fn put_response(
-    http: &reqwest::Client,
-    url: &str,
+    http: &Http,
+    url: &Uri,
     body: Vec<u8>,
     deadline: Instant,
 ) -> Result<u32, NotDelivered> {
     let put = |budget| {
-        let sent = http.put(url).header(CONTENT_TYPE, "").body(body.clone()).timeout(budget).send();
+        let request = Request { method: "PUT", url, content_type: "", body: body.clone() };
+        let sent = http.send(request, budget);
         async move {
             match sent.await {
-                Ok(r) if r.status().is_success() => Ok(()),
-                Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
-                    Err(Failure::Retryable(format!("HTTP {}", r.status())))
-                }
-                Ok(r) => Err(Failure::Final(format!("HTTP {} (not retried)", r.status()))),
-                // without_url: the presigned URL must never reach a log line.
-                Err(e) => Err(Failure::Retryable(e.without_url().to_string())),
+                Ok(status) if (200..300).contains(&status) => Ok(()),
+                Ok(status) if status >= 500 || status == 429 => Err(Failure::Retryable(format!("HTTP {status}"))),
+                Ok(status) => Err(Failure::Final(format!("HTTP {status} (not retried)"))),
+                // The error never holds the URL: the presigned URL must never reach a log line.
+                Err(e) => Err(Failure::Retryable(e.to_string())),
             }
         }
     };

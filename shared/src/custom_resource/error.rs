@@ -11,8 +11,6 @@ pub enum ProtocolError {
     NotDelivered { attempts: u32, last: String },
     #[error("environment variable {name}: {problem}")]
     Config { name: &'static str, problem: String },
-    #[error("cannot build the HTTP client for responses: {0}")]
-    HttpClient(#[source] reqwest::Error),
 }
 
 /// What Lambda records as the invocation's error (`errorType`, `errorMessage`).
@@ -21,7 +19,7 @@ impl From<ProtocolError> for lambda_runtime::Diagnostic {
         let error_type = match err {
             ProtocolError::Envelope(_) => "InvalidRequest",
             ProtocolError::NotDelivered { .. } => "ResponseNotDelivered",
-            ProtocolError::Config { .. } | ProtocolError::HttpClient(_) => "InvalidConfiguration",
+            ProtocolError::Config { .. } => "InvalidConfiguration",
         };
         Self { error_type: error_type.into(), error_message: err.to_string() }
     }

@@ -62,7 +62,7 @@ impl Request {
         };
         let url = match obj.get("ResponseURL") {
             None | Some(Value::Null) => return Err(EnvelopeError::NoResponseUrl("missing")),
-            Some(Value::String(s)) if reqwest::Url::parse(s).is_ok() => s.clone(),
+            Some(Value::String(s)) if s.parse::<crate::http::Uri>().is_ok_and(|u| u.scheme().is_some()) => s.clone(),
             Some(_) => return Err(EnvelopeError::NoResponseUrl("not a URL")),
         };
         let mut target = ResponseTarget {

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use reqwest::Url;
+use crate::http::absolute_url;
 
 /// Which response URLs are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,20 +30,27 @@ impl ResponseUrls {
     /// `Ok` when an answer may be PUT to `url`; else why not, naming the host but never the
     /// URL's path or query (the presigned signature).
     pub fn check(self, url: &str) -> Result<(), String> {
-        let url = Url::parse(url).map_err(|_| "is not a URL".to_string())?;
-        let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme).to_ascii_lowercase();
+        let Some(url) = absolute_url(url) else {
+            return Err(match scheme.as_str() {
+                "" | "http" | "https" => "is not a URL".to_string(),
+                other => format!("uses {other}, not https"),
+            });
+        };
+        let authority = url.authority().map_or("", |a| a.as_str());
+        let host = url.host().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
         let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if self == Self::AwsS3OrLoopback && loopback && matches!(url.scheme(), "http" | "https") {
+        if self == Self::AwsS3OrLoopback && loopback && matches!(scheme.as_str(), "http" | "https") {
             return Ok(());
         }
-        if url.scheme() != "https" {
-            return Err(format!("uses {}, not https", url.scheme()));
+        if scheme != "https" {
+            return Err(format!("uses {scheme}, not https"));
         }
-        if !url.username().is_empty() || url.password().is_some() {
+        if authority.contains('@') {
             return Err("carries credentials".into());
         }
-        if url.port().is_some_and(|p| p != 443) {
-            return Err(format!("names port {} on host `{host}`", url.port().unwrap_or_default()));
+        if let Some(port) = url.port_u16().filter(|p| *p != 443) {
+            return Err(format!("names port {port} on host `{host}`"));
         }
         if !is_aws_s3_host(&host) {
             return Err(format!("is on host `{host}`, not an AWS S3 host"));

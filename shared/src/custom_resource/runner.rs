@@ -17,6 +17,7 @@ use super::request::{EnvelopeError, Request, RequestType, ResponseTarget};
 use super::response::{Response, Status};
 use super::response_url::ResponseUrls;
 use super::{ProtocolError, failed_create_id, is_failed_create_id, properties};
+use crate::http::{Http, absolute_url};
 
 /// What a resource type implements: its business rules on typed properties, nothing of the
 /// protocol. Errors are the crate's own enum; their `Display` becomes the stack event's reason,
@@ -198,9 +199,9 @@ impl Settings {
     }
 }
 
-/// Run a custom resource as the Lambda function's handler.
-pub async fn run<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::Error> {
-    let protocol = Arc::new(Protocol::new(Settings::from_env()?)?);
+/// Run a custom resource as the Lambda function's handler; `http` answers CloudFormation.
+pub async fn run<R: CustomResource>(resource: R, http: Http) -> Result<(), lambda_runtime::Error> {
+    let protocol = Arc::new(Protocol::new(Settings::from_env()?, http));
     let resource = Arc::new(resource);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (protocol, resource) = (protocol.clone(), resource.clone());
@@ -210,14 +211,13 @@ pub async fn run<R: CustomResource>(resource: R) -> Result<(), lambda_runtime::E
 }
 
 pub struct Protocol {
-    http: reqwest::Client,
+    http: Http,
     settings: Settings,
 }
 
 impl Protocol {
-    pub fn new(settings: Settings) -> Result<Self, ProtocolError> {
-        let http = reqwest::Client::builder().build().map_err(ProtocolError::HttpClient)?;
-        Ok(Self { http, settings })
+    pub fn new(settings: Settings, http: Http) -> Self {
+        Self { http, settings }
     }
 
     /// Handle one invocation. `Ok` means CloudFormation has its answer.
@@ -329,7 +329,11 @@ impl Protocol {
         deadline: Instant,
     ) -> Result<(), ProtocolError> {
         let body = response.to_body(target, self.settings.log_stream.as_deref());
-        match put_response(&self.http, &target.url, body, deadline).await {
+        // The URL passed `ResponseUrls::check` before any work was done.
+        let Some(url) = absolute_url(&target.url) else {
+            return Err(ProtocolError::NotDelivered { attempts: 0, last: "the ResponseURL is not a URL".into() });
+        };
+        match put_response(&self.http, &url, body, deadline).await {
             Ok(attempts) => {
                 info!(
                     status = ?response.status,

@@ -13,8 +13,9 @@ use shared::custom_resource::{CustomResource, Outcome, RequestContext};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let config = shared::aws::sdk_config().await;
-    shared::custom_resource::run(Probe { sqs: Sqs::new(&config) }).await
+    let http = shared::http::Http::new();
+    let config = shared::aws::sdk_config(&http).await;
+    shared::custom_resource::run(Probe { sqs: Sqs::new(&config) }, http).await
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -1,0 +1,124 @@
+//! One HTTP stack for everything a function sends: the AWS SDK's calls, the PUT of a
+//! CloudFormation response and the chat webhook's POST. All of them go through the SDK's own
+//! hyper + rustls connector (`aws-smithy-http-client`) with one TLS context, built once at init:
+//! the trust roots are read once per process, before the first event, not on the first call.
+
+use std::time::Duration;
+
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder, Connector};
+use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpClient};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+pub use http::Uri;
+
+/// The TLS provider of every connection: rustls with aws-lc, as the SDK's default client uses.
+fn provider() -> tls::Provider {
+    tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc)
+}
+
+/// The trust roots: Mozilla's, compiled in (`webpki-root-certs`), so init reads no file.
+fn tls_context() -> TlsContext {
+    let mut store = TrustStore::empty().with_native_roots(false);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        store.add_pem_certificate(pem(cert));
+    }
+    TlsContext::builder().with_trust_store(store).build().unwrap_or_default()
+}
+
+/// A DER certificate as PEM, which is how the SDK's trust store takes it.
+fn pem(der: &[u8]) -> Vec<u8> {
+    let body = aws_smithy_types::base64::encode(der);
+    let mut out = Vec::with_capacity(body.len() + body.len() / 64 + 60);
+    out.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"-----END CERTIFICATE-----\n");
+    out
+}
+
+/// The HTTP client of one process: give [`Self::sdk`] to the SDK's config and use
+/// [`Self::send`] for the requests the SDK does not make.
+#[derive(Clone)]
+pub struct Http {
+    sdk: SharedHttpClient,
+    own: std::sync::Arc<Connector>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Http")
+    }
+}
+
+/// How long a connection may take to open: a response or webhook host that does not answer
+/// is retried, not waited on for the whole budget.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl Http {
+    pub fn new() -> Self {
+        let context = tls_context();
+        let sdk = Builder::new().tls_provider(provider()).tls_context(context.clone()).build_https();
+        let settings = aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build();
+        let own =
+            Connector::builder().connector_settings(settings).tls_provider(provider()).tls_context(context).build();
+        Self { sdk, own: std::sync::Arc::new(own) }
+    }
+
+    /// For `aws_config::defaults(…).http_client(…)`.
+    pub fn sdk(&self) -> SharedHttpClient {
+        self.sdk.clone()
+    }
+
+    /// Send one request and return the answer's status; the body is not read. Errors never name
+    /// the URL (a presigned URL or a webhook's URL is a credential).
+    pub async fn send(&self, request: Request<'_>, budget: Duration) -> Result<u16, SendError> {
+        let mut http = HttpRequest::new(SdkBody::from(request.body));
+        http.set_method(request.method).map_err(|_| SendError::Transport("bad method".into()))?;
+        http.set_uri(request.url.to_string()).map_err(|_| SendError::Transport("bad URL".into()))?;
+        http.headers_mut().insert("content-type", request.content_type.to_string());
+        http.headers_mut().insert("user-agent", USER_AGENT);
+        match tokio::time::timeout(budget, self.own.call(http)).await {
+            Err(_) => Err(SendError::Timeout(budget)),
+            Ok(Err(e)) => Err(SendError::Transport(DisplayErrorContext(&e).to_string())),
+            Ok(Ok(answer)) => Ok(answer.status().as_u16()),
+        }
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const USER_AGENT: &str = concat!("ecs-plumbing/", env!("CARGO_PKG_VERSION"));
+
+/// One request the SDK does not make.
+pub struct Request<'a> {
+    pub method: &'static str,
+    pub url: &'a Uri,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Transport(String),
+}
+
+/// An absolute http(s) URL with a host, or `None`. The one parser for the URLs the functions are
+/// given (CloudFormation's `ResponseURL`, the webhook's).
+pub fn absolute_url(text: &str) -> Option<Uri> {
+    let uri: Uri = text.parse().ok()?;
+    (uri.scheme().is_some() && uri.host().is_some_and(|h| !h.is_empty())).then_some(uri)
+}
