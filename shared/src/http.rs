@@ -1,22 +1,25 @@
 //! One HTTP stack for everything a function sends: the AWS SDK's calls, the PUT of a
 //! CloudFormation response and the chat webhook's POST. All of them go through the SDK's own
-//! hyper + rustls connector (`aws-smithy-http-client`) with one TLS context, built once at init:
-//! the trust roots are read once per process, before the first event, not on the first call.
+//! hyper + rustls connector (`aws-smithy-http-client`) with one TLS context, made at init from
+//! Mozilla's roots compiled into the binary (no file is read). Our connector is built at init;
+//! the SDK builds its own from the same context on a client's first call (it makes one per
+//! timeout setting, when first asked).
 
 use std::time::Duration;
 
+use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, Connector};
 use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpClient};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 pub use http::Uri;
 
-/// The TLS provider of every connection: rustls with aws-lc, as the SDK's default client uses.
+/// The TLS provider of every connection: rustls with ring. The SDK's default client uses aws-lc,
+/// which would add ~1 MB to each zip (issue #18); ring gives up only post-quantum key exchange.
 fn provider() -> tls::Provider {
-    tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc)
+    tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring)
 }
 
 /// The trust roots: Mozilla's, compiled in (`webpki-root-certs`), so init reads no file.
@@ -66,8 +69,14 @@ impl Http {
         let settings = aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build();
-        let own =
-            Connector::builder().connector_settings(settings).tls_provider(provider()).tls_context(context).build();
+        // Our own requests honour HTTP(S)_PROXY and NO_PROXY, as the HTTP client before this did;
+        // the SDK's client keeps the SDK's default (no proxy unless configured).
+        let own = Connector::builder()
+            .connector_settings(settings)
+            .proxy_config(ProxyConfig::from_env())
+            .tls_provider(provider())
+            .tls_context(context)
+            .build();
         Self { sdk, own: std::sync::Arc::new(own) }
     }
 
@@ -86,7 +95,7 @@ impl Http {
         http.headers_mut().insert("user-agent", USER_AGENT);
         match tokio::time::timeout(budget, self.own.call(http)).await {
             Err(_) => Err(SendError::Timeout(budget)),
-            Ok(Err(e)) => Err(SendError::Transport(DisplayErrorContext(&e).to_string())),
+            Ok(Err(e)) => Err(SendError::Transport(crate::error_chain(&e))),
             Ok(Ok(answer)) => Ok(answer.status().as_u16()),
         }
     }
@@ -121,4 +130,41 @@ pub enum SendError {
 pub fn absolute_url(text: &str) -> Option<Uri> {
     let uri: Uri = text.parse().ok()?;
     (uri.scheme().is_some() && uri.host().is_some_and(|h| !h.is_empty())).then_some(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_urls_only() {
+        for ok in ["https://b.s3.amazonaws.com/a?X-Amz-Signature=1", "http://127.0.0.1:8080/r", "https://[::1]/x"] {
+            assert!(absolute_url(ok).is_some(), "{ok}");
+        }
+        for bad in ["", "not a url", "/just/a/path", "hooks.slack.com/services/T0", "https://", "file:///etc/passwd"] {
+            assert!(absolute_url(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_compiled_in_roots_make_a_trust_store() {
+        let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
+        assert!(roots.len() > 100, "Mozilla's list has ~150 roots");
+        let pem = pem(&roots[0]);
+        assert!(pem.starts_with(b"-----BEGIN CERTIFICATE-----\n") && pem.ends_with(b"-----END CERTIFICATE-----\n"));
+        assert!(pem.split(|b| *b == b'\n').all(|line| line.len() <= 64));
+    }
+
+    #[tokio::test]
+    async fn a_failed_request_never_names_its_url() {
+        // Nothing listens on port 1.
+        let url = absolute_url("http://127.0.0.1:1/path-secret?X-Amz-Signature=query-secret").expect("a URL");
+        let http = Http::new();
+        let request = Request { method: "PUT", url: &url, content_type: "", body: b"{}".to_vec() };
+        let err = http.send(request, Duration::from_secs(5)).await.expect_err("refused");
+        let text = err.to_string();
+        assert!(matches!(err, SendError::Transport(_)), "{err:?}");
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("Connection refused"), "says why: {text}");
+    }
 }

@@ -8,3 +8,17 @@ pub mod http;
 pub mod pace;
 pub mod retry;
 pub mod telemetry;
+
+/// The error and its sources, each once (thiserror messages often already embed their source).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        source = s.source();
+    }
+    text
+}

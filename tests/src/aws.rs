@@ -21,6 +21,7 @@ impl Aws {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
         let config = runtime.block_on(
             aws_config::defaults(BehaviorVersion::latest())
+                .http_client(aws_smithy_http_client::Builder::new().build_http())
                 .region(Region::new("us-east-1"))
                 .endpoint_url(endpoint)
                 .credentials_provider(credentials)

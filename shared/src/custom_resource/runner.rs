@@ -17,6 +17,7 @@ use super::request::{EnvelopeError, Request, RequestType, ResponseTarget};
 use super::response::{Response, Status};
 use super::response_url::ResponseUrls;
 use super::{ProtocolError, failed_create_id, is_failed_create_id, properties};
+use crate::error_chain;
 use crate::http::{Http, absolute_url};
 
 /// What a resource type implements: its business rules on typed properties, nothing of the
@@ -400,20 +401,6 @@ fn succeeded(outcome: Outcome, message: &str) -> Response {
 
 fn failed(physical_resource_id: String, message: String) -> Response {
     Response { status: Status::Failed, message, physical_resource_id, data: BTreeMap::new(), no_echo: false }
-}
-
-/// The error and its sources, each once (thiserror messages often already embed their source).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        if !text.contains(&part) {
-            text = format!("{text}: {part}");
-        }
-        source = s.source();
-    }
-    text
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
