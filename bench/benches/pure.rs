@@ -158,20 +158,7 @@ fn task_groups() -> Vec<String> {
 
 /// The rules as they stand after a Create: each desired rule, tagged with our owner.
 fn our_rules(desired: &[RuleSpec]) -> Vec<Rule> {
-    desired
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| Rule {
-            id: format!("sgr-0{i:016x}"),
-            group_id: spec.group_id.clone(),
-            direction: spec.direction,
-            protocol: "tcp".into(),
-            from_port: spec.port.into(),
-            to_port: spec.port.into(),
-            peer: spec.peer.clone(),
-            owner: Some(OWNER.into()),
-        })
-        .collect()
+    desired.iter().enumerate().map(|(i, spec)| Rule::made(&format!("sgr-0{i:016x}"), spec, Some(OWNER))).collect()
 }
 
 fn endpoint_access(c: &mut Criterion) {

@@ -70,9 +70,9 @@ pub struct Rule {
     pub owner: Option<String>,
 }
 
-#[cfg(test)]
 impl Rule {
-    /// The rule EC2 makes for `spec`, with this id and owner tag (for the planners' tests).
+    /// The rule EC2 makes for `spec`, with this id and owner tag (for the planners' tests and
+    /// the bench).
     pub fn made(id: &str, spec: &RuleSpec, owner: Option<&str>) -> Self {
         Rule {
             id: id.into(),
