@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use crate::http::Http;
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
@@ -20,9 +20,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// The SDK's standard chain: region, credentials, and endpoints from `AWS_ENDPOINT_URL` /
 /// `AWS_ENDPOINT_URL_<SERVICE>`, so the same binary runs against AWS and the local emulator;
-/// its HTTP client is the process's one ([`Http`]).
-pub async fn sdk_config(http: &Http) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).http_client(http.sdk()).load().await
+/// its HTTP client is the process's one ([`crate::http::Http::sdk`] or [`crate::http::sdk_client`]).
+pub async fn sdk_config(http: SharedHttpClient) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
 }
 
 /// A failed AWS call: which action, AWS's error code, and its message. Crates wrap it in their

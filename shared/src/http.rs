@@ -14,6 +14,8 @@ use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpClient};
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 
+use crate::retry::Failure;
+
 pub use http::Uri;
 
 /// The TLS provider of every connection: rustls with ring. The SDK's default client uses aws-lc,
@@ -62,10 +64,20 @@ impl std::fmt::Debug for Http {
 /// is retried, not waited on for the whole budget.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// The SDK's HTTPS client alone, for a function that sends nothing else (no connector of ours
+/// is built).
+pub fn sdk_client() -> SharedHttpClient {
+    sdk_client_with(tls_context())
+}
+
+fn sdk_client_with(context: TlsContext) -> SharedHttpClient {
+    Builder::new().tls_provider(provider()).tls_context(context).build_https()
+}
+
 impl Http {
     pub fn new() -> Self {
         let context = tls_context();
-        let sdk = Builder::new().tls_provider(provider()).tls_context(context.clone()).build_https();
+        let sdk = sdk_client_with(context.clone());
         let settings = aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .build();
@@ -80,14 +92,25 @@ impl Http {
         Self { sdk, own: std::sync::Arc::new(own) }
     }
 
-    /// For `aws_config::defaults(…).http_client(…)`.
+    /// For [`crate::aws::sdk_config`].
     pub fn sdk(&self) -> SharedHttpClient {
         self.sdk.clone()
     }
 
+    /// Send `request` and judge the answer by the one rule for the requests the SDK does not make
+    /// (a CloudFormation response, a webhook's post): 2xx is delivered; 429, 5xx and no answer
+    /// are worth another try (the receiver is busy, failing or out of reach); any other status is
+    /// final (an expired URL, a deleted webhook or a refused payload will not get better).
+    pub async fn deliver(&self, request: Request<'_>, budget: Duration) -> Result<u16, Failure<Undelivered>> {
+        match self.send(request, budget).await {
+            Ok(status) => judge(status),
+            Err(e) => Err(Failure::Retryable(Undelivered::Send(e))),
+        }
+    }
+
     /// Send one request and return the answer's status; the body is not read. Errors never name
     /// the URL (a presigned URL or a webhook's URL is a credential).
-    pub async fn send(&self, request: Request<'_>, budget: Duration) -> Result<u16, SendError> {
+    async fn send(&self, request: Request<'_>, budget: Duration) -> Result<u16, SendError> {
         let mut http = HttpRequest::new(SdkBody::from(request.body));
         http.set_method(request.method).map_err(|_| SendError::Transport("bad method".into()))?;
         http.set_uri(request.url.to_string()).map_err(|_| SendError::Transport("bad URL".into()))?;
@@ -125,6 +148,24 @@ pub enum SendError {
     Transport(String),
 }
 
+/// The rule of [`Http::deliver`] for an answer's status.
+fn judge(status: u16) -> Result<u16, Failure<Undelivered>> {
+    match status {
+        200..=299 => Ok(status),
+        429 | 500.. => Err(Failure::Retryable(Undelivered::Status(status))),
+        _ => Err(Failure::Final(Undelivered::Status(status))),
+    }
+}
+
+/// Why a request was not delivered (see [`Http::deliver`]); never names the URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Undelivered {
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error(transparent)]
+    Send(SendError),
+}
+
 /// An absolute http(s) URL with a host, or `None`. The one parser for the URLs the functions are
 /// given (CloudFormation's `ResponseURL`, the webhook's).
 pub fn absolute_url(text: &str) -> Option<Uri> {
@@ -143,6 +184,28 @@ mod tests {
         }
         for bad in ["", "not a url", "/just/a/path", "hooks.slack.com/services/T0", "https://", "file:///etc/passwd"] {
             assert!(absolute_url(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn statuses_are_judged_by_one_rule() {
+        for (status, want) in [
+            (200, "delivered"),
+            (204, "delivered"),
+            (301, "final"),
+            (400, "final"),
+            (403, "final"),
+            (404, "final"),
+            (429, "retry"),
+            (500, "retry"),
+            (503, "retry"),
+        ] {
+            let got = match judge(status) {
+                Ok(_) => "delivered",
+                Err(Failure::Retryable(_)) => "retry",
+                Err(Failure::Final(_)) => "final",
+            };
+            assert_eq!(got, want, "HTTP {status}");
         }
     }
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
-    let sdk = shared::aws::sdk_config(&shared::http::Http::new()).await;
+    let sdk = shared::aws::sdk_config(shared::http::sdk_client()).await;
     // A bad configuration does not crash the cold start: every invocation fails with its reason.
     let drainer = Arc::new(Config::from_env().map(|config| Drainer::new(config, &sdk)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -8,7 +8,7 @@ use task_alerts::{Alerter, Config};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let http = shared::http::Http::new();
-    let sdk = shared::aws::sdk_config(&http).await;
+    let sdk = shared::aws::sdk_config(http.sdk()).await;
     // A bad configuration does not crash the cold start: every invocation fails with its reason.
     let alerter = Arc::new(Config::from_env().map(|config| Alerter::new(config, &sdk, http.clone())));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -8,7 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value;
-use shared::http::{Http, Request, Uri, absolute_url};
+use shared::http::{Http, Request, Undelivered, Uri, absolute_url};
 
 use crate::message::WebhookFormat;
 use shared::retry::Failure;
@@ -70,8 +70,8 @@ impl Webhook {
         Ok(Webhook { url, format })
     }
 
-    /// POST `payload`; 2xx is success. 429, 5xx and transport errors are worth retrying; other
-    /// answers (404: the webhook was deleted, 400: the payload was refused) are not.
+    /// POST `payload`, judged as [`Http::deliver`] judges (404: the webhook was deleted, 400: the
+    /// payload was refused, neither retried).
     pub async fn post(&self, http: &Http, payload: &Value, budget: Duration) -> Result<u16, Failure<PostError>> {
         let request = Request {
             method: "POST",
@@ -79,22 +79,25 @@ impl Webhook {
             content_type: "application/json",
             body: payload.to_string().into(),
         };
-        match http.send(request, budget).await {
-            Ok(status) if (200..300).contains(&status) => Ok(status),
-            Ok(status) if status >= 500 || status == 429 => Err(Failure::Retryable(PostError::Status(status))),
-            Ok(status) => Err(Failure::Final(PostError::Status(status))),
-            // The error never holds the URL.
-            Err(e) => Err(Failure::Retryable(PostError::Transport(e.to_string()))),
-        }
+        // The error never holds the URL.
+        http.deliver(request, budget).await.map_err(|failure| match failure {
+            Failure::Retryable(e) => Failure::Retryable(PostError(e)),
+            Failure::Final(e) => Failure::Final(PostError(e)),
+        })
     }
 }
 
+/// Why a post failed, in the words of the alert's log line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PostError {
-    #[error("the webhook answered HTTP {0}")]
-    Status(u16),
-    #[error("the webhook could not be reached: {0}")]
-    Transport(String),
+pub struct PostError(pub Undelivered);
+
+impl fmt::Display for PostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Undelivered::Status(status) => write!(f, "the webhook answered HTTP {status}"),
+            Undelivered::Send(e) => write!(f, "the webhook could not be reached: {e}"),
+        }
+    }
 }
 
 /// The chat service a bare URL belongs to, by its host.

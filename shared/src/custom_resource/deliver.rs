@@ -13,9 +13,8 @@ pub(crate) struct NotDelivered {
     pub last: String,
 }
 
-/// PUT `body` to `url` with an empty `Content-Type` (the URL was presigned without one).
-/// Connection errors, 429 and 5xx are retried with backoff until `deadline`; other statuses
-/// are final (an expired or tampered URL will not get better).
+/// PUT `body` to `url` with an empty `Content-Type` (the URL was presigned without one), retried
+/// with backoff until `deadline` as [`Http::deliver`] judges (an expired or tampered URL is final).
 pub(crate) async fn put_response(
     http: &Http,
     url: &Uri,
@@ -24,14 +23,13 @@ pub(crate) async fn put_response(
 ) -> Result<u32, NotDelivered> {
     let put = |budget| {
         let request = Request { method: "PUT", url, content_type: "", body: body.clone() };
-        let sent = http.send(request, budget);
+        // The error never holds the URL: the presigned URL must never reach a log line.
+        let sent = http.deliver(request, budget);
         async move {
             match sent.await {
-                Ok(status) if (200..300).contains(&status) => Ok(()),
-                Ok(status) if status >= 500 || status == 429 => Err(Failure::Retryable(format!("HTTP {status}"))),
-                Ok(status) => Err(Failure::Final(format!("HTTP {status} (not retried)"))),
-                // The error never holds the URL: the presigned URL must never reach a log line.
-                Err(e) => Err(Failure::Retryable(e.to_string())),
+                Ok(_) => Ok(()),
+                Err(Failure::Final(e)) => Err(Failure::Final(format!("{e} (not retried)"))),
+                Err(Failure::Retryable(e)) => Err(Failure::Retryable(e.to_string())),
             }
         }
     };

@@ -14,7 +14,7 @@ use shared::custom_resource::{CustomResource, Outcome, RequestContext};
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     let http = shared::http::Http::new();
-    let config = shared::aws::sdk_config(&http).await;
+    let config = shared::aws::sdk_config(http.sdk()).await;
     shared::custom_resource::run(Probe { sqs: Sqs::new(&config) }, http).await
 }
 
