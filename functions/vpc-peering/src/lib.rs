@@ -7,6 +7,7 @@
 //! - [`settle`]: waiting for AWS to catch up (a connection visible, active on both sides).
 //! - [`resource`]: create, update and delete, in that order of observe, check, apply.
 
+mod checks;
 pub mod ec2;
 pub mod error;
 pub mod model;

@@ -2,27 +2,32 @@
 //! what the resource owns (the routes through its connection in its tables, and the
 //! connection if it created it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_sts::Client as Sts;
 use ipnet::IpNet;
-use shared::aws::{AwsFailure, CallsInFlight};
+use shared::aws::CallsInFlight;
 use shared::custom_resource::{CustomResource, Outcome, RequestContext, failed_create_id};
 use shared::pace;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use crate::checks::{check_dns, check_overlaps, check_time};
 use crate::ec2::{Deletion, LOGICAL_TAG, STACK_TAG, Side};
 use crate::error::PeeringError;
 use crate::model::{Action, Connection, RouteTable, Target, Vpc};
-use crate::plan::{desired_routes, overlaps, plan_routes};
+use crate::plan::{desired_routes, plan_routes};
 use crate::properties::PeeringProperties;
-use crate::settle::{RESERVE, Waiter, delete_made, set_dns, settle, visible_within, with_cidrs};
+use crate::settle::{RESERVE, delete_made, set_dns, settle, visible_within, with_cidrs};
+use sides::is_denied;
+
+/// Who acts on each side.
+mod sides;
 
 /// The physical id of a Create that failed waiting for AWS to answer CreateVpcPeeringConnection
 /// (then the request id): its Delete looks for the connection by this resource's tags.
@@ -32,10 +37,6 @@ const UNCONFIRMED: &str = "unconfirmed-peering-request-";
 /// NotFound before it is taken as missing: a connection just made by either side shows up in
 /// seconds (eventual consistency), a wrong id never does.
 const LOOKUP_WAIT: Duration = Duration::from_secs(5);
-/// How long a Create or Update retries `AccessDenied` from AssumeRole: a peer role just made or
-/// just trusted needs seconds to propagate (IAM user guide, "Changes that I make are not always
-/// immediately visible").
-const IAM_PROPAGATION: Duration = Duration::from_secs(30);
 
 pub struct VpcPeering {
     config: SdkConfig,
@@ -99,117 +100,6 @@ impl VpcPeering {
                 .build(),
         );
         Self { config: config.clone(), ec2, sts: OnceLock::new() }
-    }
-
-    fn sts(&self) -> &Sts {
-        self.sts.get_or_init(|| {
-            Sts::from_conf(aws_sdk_sts::config::Builder::from(&self.config).interceptor(CallsInFlight).build())
-        })
-    }
-
-    fn region(&self) -> String {
-        self.config.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into())
-    }
-
-    /// This account's side: its account from the stack's ARN (no call), else from STS.
-    async fn local_side(&self, ctx: &RequestContext) -> Result<Side, PeeringError> {
-        let account = match ctx.stack_account() {
-            Some(account) => account.to_string(),
-            None => {
-                let me = self
-                    .sts()
-                    .get_caller_identity()
-                    .send()
-                    .await
-                    .map_err(|e| AwsFailure::from_sdk("sts:GetCallerIdentity", &e))?;
-                me.account().unwrap_or_default().to_string()
-            }
-        };
-        Ok(Side { ec2: self.ec2.clone(), account, region: self.region(), label: "local" })
-    }
-
-    /// The peer's side: `None` in accept mode (the requester routes its own side) and when it is
-    /// in another account with no role to assume. `iam_wait`: retry a denied AssumeRole while
-    /// IAM may still be propagating (a Create or Update; a Delete goes on without the peer).
-    async fn peer_side(
-        &self,
-        ctx: &RequestContext,
-        props: &PeeringProperties,
-        local: &Side,
-        iam_wait: bool,
-    ) -> Result<Option<Side>, PeeringError> {
-        if props.peering_connection_id.is_some() || props.vpc_id.is_empty() {
-            return Ok(None);
-        }
-        let peer_region = props.peer_region.clone().unwrap_or_else(|| local.region.clone());
-        let peer_account = props.peer_owner_id.clone().unwrap_or_else(|| local.account.clone());
-        let mut config = aws_sdk_ec2::config::Builder::from(&self.config)
-            .region(Region::new(peer_region.clone()))
-            .retry_config(pace::retry_config())
-            .interceptor(CallsInFlight);
-        if let Some(role_arn) = &props.peer_role_arn {
-            ctx.step(format!("assuming {role_arn}"));
-            let external_id = props.peer_role_external_id.as_deref();
-            let mut wait = Waiter::new(ctx);
-            let credentials = loop {
-                match self.assume(role_arn, external_id).await {
-                    Err(e @ PeeringError::AssumeRole { .. })
-                        if iam_wait && is_denied(&e) && wait.waited() < IAM_PROPAGATION =>
-                    {
-                        let what = format!("{role_arn} can be assumed (IAM propagation)");
-                        if wait.again(what).await.is_err() {
-                            return Err(e);
-                        }
-                    }
-                    other => break other?,
-                }
-            };
-            config = config.credentials_provider(credentials);
-        } else if peer_account != local.account {
-            return Ok(None);
-        }
-        Ok(Some(Side {
-            ec2: Ec2::from_conf(config.build()),
-            account: peer_account,
-            region: peer_region,
-            label: "peer",
-        }))
-    }
-
-    async fn assume(
-        &self,
-        role_arn: &str,
-        external_id: Option<&str>,
-    ) -> Result<aws_sdk_ec2::config::Credentials, PeeringError> {
-        let failed = |failure| PeeringError::AssumeRole {
-            role_arn: role_arn.into(),
-            external_id: external_id.is_some(),
-            failure,
-        };
-        let out = self
-            .sts()
-            .assume_role()
-            .role_arn(role_arn)
-            .role_session_name("ecs-plumbing-vpc-peering")
-            .set_external_id(external_id.map(str::to_owned))
-            .send()
-            .await
-            .map_err(|e| failed(AwsFailure::from_sdk("sts:AssumeRole", &e)))?;
-        let c = out.credentials().ok_or_else(|| {
-            failed(AwsFailure {
-                action: "sts:AssumeRole",
-                code: "InvalidResponse".into(),
-                message: "no credentials returned".into(),
-            })
-        })?;
-        info!(role = %role_arn, "assumed the peer role");
-        Ok(aws_sdk_ec2::config::Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().into()),
-            None,
-            "peer-role",
-        ))
     }
 
     /// Create, or update: make the connection, DNS and routes match `props`.
@@ -474,57 +364,6 @@ async fn remove_routes(
     apply(side, &actions, id, ctx).await
 }
 
-fn is_denied(e: &PeeringError) -> bool {
-    matches!(e, PeeringError::AssumeRole { failure, .. } if failure.code_is("AccessDenied"))
-}
-
-fn check_overlaps(
-    props: &PeeringProperties,
-    local: &Vpc,
-    peer_cidrs: &[IpNet],
-    excluded: &[IpNet],
-) -> Result<(), PeeringError> {
-    let found = overlaps(&local.cidrs, peer_cidrs, excluded);
-    if found.is_empty() {
-        return Ok(());
-    }
-    Err(PeeringError::Overlap { local_vpc: props.vpc_id.clone(), peer_vpc: props.peer_vpc_id.clone(), overlaps: found })
-}
-/// Refuse, before any write, a plan whose route writes cannot finish in the time left at the
-/// pace of each side's request-rate buckets: sides in different accounts or Regions write at
-/// once, so the slower one counts; in one account and Region their calls add up.
-fn check_time(ctx: &RequestContext, planned: &[(&Side, Vec<Action>)]) -> Result<(), PeeringError> {
-    let mut calls: BTreeMap<(&str, &str), BTreeMap<&'static str, usize>> = BTreeMap::new();
-    for (side, actions) in planned {
-        for action in actions {
-            *calls.entry((&side.account, &side.region)).or_default().entry(action.api()).or_default() += 1;
-        }
-    }
-    let estimate = calls
-        .iter()
-        .map(|((account, region), per_action)| {
-            per_action.iter().map(|(action, n)| pace::bucket(account, region, action).estimate(*n)).sum::<Duration>()
-        })
-        .max()
-        .unwrap_or_default();
-    let left = ctx.time_left();
-    if estimate + RESERVE <= left {
-        return Ok(());
-    }
-    let limits = planned[0].0.bucket("ec2:CreateRoute").limits();
-    Err(PeeringError::TooSlowForTimeout {
-        changes: planned.iter().map(|(_, actions)| actions.len()).sum(),
-        estimate_secs: estimate.as_secs_f64().ceil() as u64,
-        rate: format!(
-            "each route action {} at once, then {} a second, per account and Region",
-            limits.burst,
-            (limits.refill * 10.0).round() / 10.0
-        ),
-        left_secs: left.as_secs(),
-        timeout_secs: ctx.timeout().as_secs_f64().round() as u64,
-    })
-}
-
 /// Both sides' route work at once, the local side's failure first: in different accounts or
 /// Regions each has buckets of its own; in one, they share the pacer's model of them.
 async fn on_both<F>(local: F, peer: Option<F>) -> Result<(), PeeringError>
@@ -550,17 +389,6 @@ async fn apply(side: &Side, actions: &[Action], id: &str, ctx: &RequestContext) 
             Err(PeeringError::PartlyApplied { cause: Box::new(cause), done: done.len(), side: side.label })
         }
     }
-}
-
-fn check_dns(vpc: &Vpc) -> Result<(), PeeringError> {
-    let off = |attribute| Err(PeeringError::DnsDisabled { vpc_id: vpc.id.clone(), attribute });
-    if !vpc.dns_support {
-        return off("enableDnsSupport");
-    }
-    if !vpc.dns_hostnames {
-        return off("enableDnsHostnames");
-    }
-    Ok(())
 }
 
 fn outcome(connection: &Connection, local: &Vpc, peer_cidrs: &[IpNet]) -> Outcome {
