@@ -51,30 +51,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn collapse_whitespace_table() {
+    fn one_line_table() {
+        // (input, collapse_whitespace, controls_to_spaces)
         let cases = [
-            ("plain", "plain"),
-            ("two\nlines", "two lines"),
-            ("  padded\t\ttabs  ", "padded tabs"),
-            ("crlf\r\nand\u{0}nul", "crlf and nul"),
-            ("", ""),
+            ("plain", "plain", "plain"),
+            ("two\nlines", "two lines", "two lines"),
+            ("  padded\t\ttabs  ", "padded tabs", "  padded  tabs  "),
+            ("crlf\r\nand\u{0}nul", "crlf and nul", "crlf  and nul"),
+            ("", "", ""),
         ];
-        for (input, expected) in cases {
-            assert_eq!(collapse_whitespace(input), expected, "{input:?}");
-        }
-    }
-
-    #[test]
-    fn controls_to_spaces_keeps_the_length() {
-        let cases = [
-            ("plain", "plain"),
-            ("two\nlines", "two lines"),
-            ("  padded\t\ttabs  ", "  padded  tabs  "),
-            ("crlf\r\nand\u{0}nul", "crlf  and nul"),
-            ("", ""),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(controls_to_spaces(input), expected, "{input:?}");
+        for (input, collapsed, spaced) in cases {
+            assert_eq!(collapse_whitespace(input), collapsed, "{input:?}");
+            assert_eq!(controls_to_spaces(input), spaced, "{input:?}");
         }
         assert_eq!(controls_to_spaces_cut("a\nb", 3), "a b");
         assert_eq!(controls_to_spaces_cut("a\nbcd", 3), "a b...");
