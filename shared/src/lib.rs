@@ -8,6 +8,7 @@ pub mod http;
 pub mod pace;
 pub mod retry;
 pub mod telemetry;
+pub mod text;
 
 /// The error and its sources, each once (thiserror messages often already embed their source).
 pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {

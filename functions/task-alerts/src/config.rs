@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::diagnosis::Category;
-use crate::message::WebhookFormat;
+use crate::webhook::WebhookFormat;
 
 pub const TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
 pub const TOPIC_KMS_KEY_ARN: &str = "ALERT_TOPIC_KMS_KEY_ARN";

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shared::text::controls_to_spaces_cut;
 
 use Category::*;
 use Look::*;
@@ -108,6 +109,13 @@ pub enum Category {
     Unknown,
 }
 
+/// A category's id, its name in words and its fix.
+struct About {
+    id: &'static str,
+    words: &'static str,
+    hint: &'static str,
+}
+
 impl Category {
     pub const ALL: [Category; 10] = [
         OutOfMemory,
@@ -124,18 +132,7 @@ impl Category {
 
     /// The id users write in configuration and see in JSON: `out_of_memory`.
     pub fn id(self) -> &'static str {
-        match self {
-            OutOfMemory => "out_of_memory",
-            ImagePull => "image_pull",
-            SecretsOrNetworkInit => "secrets_or_network_init",
-            HealthCheck => "health_check",
-            AppExit => "app_exit",
-            SpotInterruption => "spot_interruption",
-            CapacityOrPlacement => "capacity_or_placement",
-            PlatformOrHost => "platform_or_host",
-            ScalingOrDeployment => "scaling_or_deployment",
-            Unknown => "unknown",
-        }
+        self.about().id
     }
 
     /// Parse an [`id`](Category::id), ignoring case and surrounding spaces.
@@ -145,75 +142,91 @@ impl Category {
 
     /// The category in words, to start a summary or a title.
     pub fn words(self) -> &'static str {
-        match self {
-            Category::OutOfMemory => "Out of memory",
-            Category::ImagePull => "Image pull failed",
-            Category::SecretsOrNetworkInit => "Task setup failed (secrets, registry auth, logs, volumes or network)",
-            Category::HealthCheck => "Failed health checks",
-            Category::AppExit => "Essential container exited",
-            Category::SpotInterruption => "Fargate Spot interruption",
-            Category::CapacityOrPlacement => "No capacity to place or start the task",
-            Category::PlatformOrHost => "AWS platform or host event",
-            Category::ScalingOrDeployment => "Stopped on purpose (deployment, scale-in or StopTask)",
-            Category::Unknown => "Stopped for an unclear reason",
-        }
+        self.about().words
     }
 
     /// The fix, as AWS's documentation gives it (shared/stopped-reasons/fix-hints.md).
     pub fn hint(self) -> &'static str {
+        self.about().hint
+    }
+
+    /// Everything said about a category, in one place per category.
+    fn about(self) -> About {
         match self {
-            Category::OutOfMemory => {
-                "The container's processes used more memory than the task definition allows; load-test to learn the \
-                 real memory need, then raise the task / container hard `memory` limit, and watch `MemoryUtilized` vs \
-                 `MemoryReserved` in Container Insights."
-            }
-            Category::ImagePull => {
-                "Give the task a route to the registry (public subnet: Auto-assign public IP = ENABLED; private subnet: \
-                 NAT gateway, or ECR `api`/`dkr` + S3 gateway VPC endpoints), verify the full repository URI/tag and \
-                 the task execution role's ECR permissions; on EC2 free disk space and authenticate Docker Hub pulls \
-                 to avoid rate limits."
-            }
-            Category::SecretsOrNetworkInit => {
-                "The task execution role needs `ssm:GetParameters` / `secretsmanager:GetSecretValue` (+ `kms:Decrypt` \
-                 for CMK-encrypted values), and on Fargate PV1.4+ the task ENI itself must reach SSM, Secrets Manager, \
-                 ECR and CloudWatch Logs (NAT, public IP or VPC endpoints; VPC DNS resolution enabled). Run the \
-                 `AWSSupport-TroubleshootECSTaskFailedToStart` runbook."
-            }
-            Category::HealthCheck => {
-                "ELB: let the container security group accept traffic from the load balancer, set a service \
-                 `healthCheckGracePeriodSeconds`, and check ping port/path/timeout/interval/unhealthy threshold. \
-                 Container health check: fix the command (tool present in the image) and give it a `startPeriod`."
-            }
-            Category::AppExit => {
-                "An essential container exited, so ECS stopped the whole task: read the container `exitCode`/`reason` \
-                 with DescribeTasks (kept about 1 h) and its awslogs output in CloudWatch Logs; map the exit code \
-                 (1 app error, 126/127 command not executable/not found, 139 segfault)."
-            }
-            Category::SpotInterruption => {
-                "Fargate Spot gives a 2-minute warning (SIGTERM): handle SIGTERM and set container `stopTimeout` <= \
-                 120 s; mix `FARGATE` and `FARGATE_SPOT` in the capacity provider strategy, since a service is \
-                 relaunched on Spot only when capacity exists."
-            }
-            Category::CapacityOrPlacement => {
-                "Not enough CPU/memory/ports/ENIs: add instances (or let the capacity provider scale), shrink the task, \
-                 use dynamic host ports, enable `awsvpcTrunking`, request quota increases; for Fargate \"Capacity is \
-                 unavailable\" retry later or use more AZs/subnets, and size subnets so ENIs can get IPs."
-            }
-            Category::PlatformOrHost => {
-                "AWS retires or patches hosts: services are replaced automatically (keep minimum healthy percent sane), \
-                 standalone tasks must be re-launched by you; watch AWS Health notices. On EC2, drain instances before \
-                 termination (ECS_ENABLE_SPOT_INSTANCE_DRAINING=true for Spot) and keep Docker storage from filling."
-            }
-            Category::ScalingOrDeployment => {
-                "Normally benign: a scale-in, a deployment replacing tasks, or `StopTask` (SIGTERM, then SIGKILL after \
-                 the stop timeout). If deployments stall, adjust `minimumHealthyPercent`/`maximumPercent` so the \
-                 scheduler can start or stop at least one task."
-            }
-            Category::Unknown => {
-                "Capture stopped tasks before they expire (about 1 h in DescribeTasks) by archiving \"ECS Task State \
-                 Change\" events to CloudWatch Logs, then run `AWSSupport-TroubleshootECSTaskFailedToStart`; contact \
-                 support for Fargate-internal errors."
-            }
+            OutOfMemory => About {
+                id: "out_of_memory",
+                words: "Out of memory",
+                hint: "The container's processes used more memory than the task definition allows; load-test to learn \
+                    the real memory need, then raise the task / container hard `memory` limit, and watch \
+                    `MemoryUtilized` vs `MemoryReserved` in Container Insights.",
+            },
+            ImagePull => About {
+                id: "image_pull",
+                words: "Image pull failed",
+                hint: "Give the task a route to the registry (public subnet: Auto-assign public IP = ENABLED; private \
+                    subnet: NAT gateway, or ECR `api`/`dkr` + S3 gateway VPC endpoints), verify the full repository \
+                    URI/tag and the task execution role's ECR permissions; on EC2 free disk space and authenticate \
+                    Docker Hub pulls to avoid rate limits.",
+            },
+            SecretsOrNetworkInit => About {
+                id: "secrets_or_network_init",
+                words: "Task setup failed (secrets, registry auth, logs, volumes or network)",
+                hint: "The task execution role needs `ssm:GetParameters` / `secretsmanager:GetSecretValue` (+ \
+                    `kms:Decrypt` for CMK-encrypted values), and on Fargate PV1.4+ the task ENI itself must reach SSM, \
+                    Secrets Manager, ECR and CloudWatch Logs (NAT, public IP or VPC endpoints; VPC DNS resolution \
+                    enabled). Run the `AWSSupport-TroubleshootECSTaskFailedToStart` runbook.",
+            },
+            HealthCheck => About {
+                id: "health_check",
+                words: "Failed health checks",
+                hint: "ELB: let the container security group accept traffic from the load balancer, set a service \
+                    `healthCheckGracePeriodSeconds`, and check ping port/path/timeout/interval/unhealthy threshold. \
+                    Container health check: fix the command (tool present in the image) and give it a `startPeriod`.",
+            },
+            AppExit => About {
+                id: "app_exit",
+                words: "Essential container exited",
+                hint: "An essential container exited, so ECS stopped the whole task: read the container \
+                    `exitCode`/`reason` with DescribeTasks (kept about 1 h) and its awslogs output in CloudWatch Logs; \
+                    map the exit code (1 app error, 126/127 command not executable/not found, 139 segfault).",
+            },
+            SpotInterruption => About {
+                id: "spot_interruption",
+                words: "Fargate Spot interruption",
+                hint: "Fargate Spot gives a 2-minute warning (SIGTERM): handle SIGTERM and set container `stopTimeout` \
+                    <= 120 s; mix `FARGATE` and `FARGATE_SPOT` in the capacity provider strategy, since a service is \
+                    relaunched on Spot only when capacity exists.",
+            },
+            CapacityOrPlacement => About {
+                id: "capacity_or_placement",
+                words: "No capacity to place or start the task",
+                hint: "Not enough CPU/memory/ports/ENIs: add instances (or let the capacity provider scale), shrink \
+                    the task, use dynamic host ports, enable `awsvpcTrunking`, request quota increases; for Fargate \
+                    \"Capacity is unavailable\" retry later or use more AZs/subnets, and size subnets so ENIs can get \
+                    IPs.",
+            },
+            PlatformOrHost => About {
+                id: "platform_or_host",
+                words: "AWS platform or host event",
+                hint: "AWS retires or patches hosts: services are replaced automatically (keep minimum healthy percent \
+                    sane), standalone tasks must be re-launched by you; watch AWS Health notices. On EC2, drain \
+                    instances before termination (ECS_ENABLE_SPOT_INSTANCE_DRAINING=true for Spot) and keep Docker \
+                    storage from filling.",
+            },
+            ScalingOrDeployment => About {
+                id: "scaling_or_deployment",
+                words: "Stopped on purpose (deployment, scale-in or StopTask)",
+                hint: "Normally benign: a scale-in, a deployment replacing tasks, or `StopTask` (SIGTERM, then SIGKILL \
+                    after the stop timeout). If deployments stall, adjust `minimumHealthyPercent`/`maximumPercent` so \
+                    the scheduler can start or stop at least one task.",
+            },
+            Unknown => About {
+                id: "unknown",
+                words: "Stopped for an unclear reason",
+                hint: "Capture stopped tasks before they expire (about 1 h in DescribeTasks) by archiving \"ECS Task \
+                    State Change\" events to CloudWatch Logs, then run `AWSSupport-TroubleshootECSTaskFailedToStart`; \
+                    contact support for Fargate-internal errors.",
+            },
         }
     }
 
@@ -459,7 +472,8 @@ fn suspect(task: &TaskDetail) -> Option<&Container> {
 
 fn summary(category: Category, task: &TaskDetail, text: Option<&str>, container: Option<&Container>) -> String {
     let fact = text.or(task.stopped_reason.as_deref()).or(task.stop_code.as_deref()).unwrap_or("no reason given");
-    let mut line = format!("{}: {}", category.words(), one_line(fact, 200));
+    // Reasons can hold newlines (Batch, hand-joined text) and run long.
+    let mut line = format!("{}: {}", category.words(), controls_to_spaces_cut(fact, 200));
     if let Some(container) = container {
         let name = container.name.as_deref().unwrap_or("unnamed");
         match container.exit_code {
@@ -487,15 +501,6 @@ fn exit_meaning(code: i64, category: Category) -> String {
     meaning.to_string()
 }
 
-/// Reasons can hold newlines (Batch, hand-joined text) and run long: one line, at most `max` characters.
-fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    match flat.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}...", &flat[..cut]),
-        None => flat,
-    }
-}
-
 fn evidence(task: &TaskDetail) -> Evidence {
     let containers = task
         .containers
@@ -507,130 +512,4 @@ fn evidence(task: &TaskDetail) -> Evidence {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn task(stop_code: &str, stopped_reason: &str, container_reason: &str, exit_code: Option<i64>) -> TaskDetail {
-        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let container =
-            Container { name: Some("app".into()), reason: some(container_reason), exit_code, ..Container::default() };
-        TaskDetail {
-            stop_code: some(stop_code),
-            stopped_reason: some(stopped_reason),
-            containers: vec![container],
-            ..TaskDetail::default()
-        }
-    }
-
-    const EXITED: &str = "Essential container in task exited";
-
-    /// (what it shows, stopCode, stoppedReason, container reason, exit code, expected)
-    type Case = (&'static str, &'static str, &'static str, &'static str, Option<i64>, Category);
-
-    #[test]
-    fn tricky_reasons_classify_by_the_table() {
-        #[rustfmt::skip]
-        let cases: &[Case] = &[
-            ("OOM with exit 0", "EssentialContainerExited", EXITED, "OutOfMemoryError: Container killed due to memory usage", Some(0), OutOfMemory),
-            ("OOM without exit code", "", EXITED, "OutOfMemoryError: Container killed due to memory usage", None, OutOfMemory),
-            ("137 alone is not OOM", "EssentialContainerExited", EXITED, "", Some(137), AppExit),
-            ("137 from a health check", "ServiceSchedulerInitiated", "Task failed container health checks", "", Some(137), HealthCheck),
-            ("ELB health check has no own stop code", "ServiceSchedulerInitiated", "Task failed ELB health checks in (elb x)", "", Some(0), HealthCheck),
-            ("exec not found inside ResourceInitializationError", "", "CannotStartContainerError: ResourceInitializationError: failed to create new container runtime task: exec: \"-url\": executable file not found in", "", None, AppExit),
-            ("sentence case pull error", "TaskFailedToStart", "Cannotpullcontainererror: pull image manifest has been retried 5 time(s)", "", None, ImagePull),
-            ("sentence case init error", "TaskFailedToStart", "Resourceinitializationerror: unable to pull secrets or registry auth: execution resource retrieval failed", "", None, SecretsOrNetworkInit),
-            ("curly apostrophe", "", "", "The task can’t pull the image. Check your network configuration", None, ImagePull),
-            ("ECR image connection issue", "TaskFailedToStart", "The task cannot pull 'x' from the Amazon ECR repository 'y'. There is a connection issue between the task and Amazon ECR.", "", None, ImagePull),
-            ("ECR registry auth is init", "TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth: The task cannot pull registry auth from Amazon ECR: There is a connection issue between the task and Amazon ECR.", "", None, SecretsOrNetworkInit),
-            ("truncated Copilot reason", "TaskFailedToStart", "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve ecr registry auth: service call has been retried 3 time(s): RequestError: send request failed caused by: Post https://api.ecr....", "", None, SecretsOrNetworkInit),
-            ("EC2 agent secrets wording", "", EXITED, "Fetching secret data from AWS Secrets Manager in region us-east-1: secret arn:aws:secretsmanager:x: AccessDeniedException", None, SecretsOrNetworkInit),
-            ("pull failure on an old EC2 event", "", EXITED, "CannotPullContainerError: failed to register layer: devicemapper: Error running deviceResume dm_task_run failed", None, ImagePull),
-            ("Spot with exit 2", "SpotInterruption", "Your Spot Task was interrupted.", "", Some(2), SpotInterruption),
-            ("Spot notice without stop code", "", "Your Spot Task was interrupted.", "", None, SpotInterruption),
-            ("deployment with exit 143", "ServiceSchedulerInitiated", "Scaling activity initiated by (deployment ecs-svc/123)", "", Some(143), ScalingOrDeployment),
-            ("user stop with unhandled SIGTERM", "UserInitiated", "Task stopped by user", "", Some(143), ScalingOrDeployment),
-            ("prefixed maintenance", "ServiceSchedulerInitiated", "Service web: ECS is performing maintenance on the underlying infrastructure hosting the task", "", None, PlatformOrHost),
-            ("forced by user is the host", "", "Container instance deregistration forced by user", "", None, PlatformOrHost),
-            ("Batch joined reason", "", "Essential container in task exited - DockerTimeoutError: Could not transition to created; timed out after waiting 4m0s", "", None, PlatformOrHost),
-            ("draining is on purpose", "ServiceSchedulerInitiated", "Service web: container instance is in DRAINING state", "", None, ScalingOrDeployment),
-            ("generic start failure is capacity", "TaskFailedToStart", "Task failed to start", "", None, CapacityOrPlacement),
-            ("container reason beats TaskFailedToStart", "TaskFailedToStart", "Task failed to start", "CannotPullContainerError: context canceled", None, ImagePull),
-            ("placement resource", "TaskFailedToStart", "TaskFailedToStart: RESOURCE:GPU", "", None, CapacityOrPlacement),
-            ("internal error is unknown even when it failed to start", "TaskFailedToStart", "InternalError: <reason>", "", None, Unknown),
-            ("exit 0 and nothing else", "EssentialContainerExited", EXITED, "", Some(0), Unknown),
-            ("no exit code, essential exited", "EssentialContainerExited", EXITED, "", None, AppExit),
-            ("no stop code, exit 1", "", EXITED, "", Some(1), AppExit),
-            ("nothing at all", "", "", "", None, Unknown),
-        ];
-        let wrong: Vec<String> = cases
-            .iter()
-            .filter_map(|&(name, code, reason, container, exit, want)| {
-                let got = diagnose(&task(code, reason, container, exit));
-                (got.category != want)
-                    .then(|| format!("{name}: want {want:?}, got {:?} ({})", got.category, got.matched))
-            })
-            .collect();
-        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    }
-
-    #[test]
-    fn markers_are_lowercase_with_straight_apostrophes() {
-        for rule in RULES {
-            if let AnyReason(markers) | TaskReason(markers) = rule.look {
-                for marker in markers {
-                    assert_eq!(*marker, normalise(marker), "marker {marker:?} never matches");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn summary_names_the_container_and_the_exit_meaning() {
-        let d = diagnose(&task("EssentialContainerExited", EXITED, "", Some(137)));
-        assert_eq!(d.container.as_deref(), Some("app"));
-        assert!(d.summary.contains("exit 137: SIGKILL"), "{}", d.summary);
-        assert!(d.summary.contains("not OOM"), "{}", d.summary);
-
-        let oom = diagnose(&task("", EXITED, "OutOfMemoryError: Container killed due to memory usage", Some(137)));
-        assert!(oom.summary.contains("out-of-memory killer"), "{}", oom.summary);
-
-        let segv = diagnose(&task("", EXITED, "", Some(139)));
-        assert!(segv.summary.contains("segmentation fault"), "{}", segv.summary);
-    }
-
-    #[test]
-    fn a_spot_reclaim_blames_no_container() {
-        let d = diagnose(&task("SpotInterruption", "Your Spot Task was interrupted.", "", Some(143)));
-        assert_eq!(d.container, None);
-        assert_eq!(d.evidence.containers.len(), 1, "the exit code is still shown");
-    }
-
-    #[test]
-    fn evidence_is_verbatim_and_the_summary_one_line() {
-        let reason = "CannotPullContainerError: line one\nline two";
-        let d = diagnose(&task("TaskFailedToStart", reason, "", None));
-        assert_eq!(d.evidence.stopped_reason.as_deref(), Some(reason));
-        assert_eq!(d.evidence.stop_code.as_deref(), Some("TaskFailedToStart"));
-        assert!(!d.summary.contains('\n'));
-        assert_eq!(one_line(&"é".repeat(300), 200).chars().count(), 203);
-    }
-
-    #[test]
-    fn reads_both_shapes_and_refuses_others() {
-        let event = r#"{"detail-type":"ECS Task State Change","detail":{"stopCode":"UserInitiated","containers":[]}}"#;
-        assert_eq!(TaskDetail::from_json(event).map(|t| t.stop_code).ok().flatten().as_deref(), Some("UserInitiated"));
-
-        let element = r#"{"taskArn":"arn:aws:ecs:us-east-1:1:task/c/1","stoppedAt":1700000000.5,"containers":[{"name":"a","exitCode":1}]}"#;
-        let parsed = TaskDetail::from_json(element).ok();
-        assert_eq!(parsed.as_ref().and_then(|t| t.stopped_at.clone()), Some(Timestamp::EpochSeconds(1700000000.5)));
-
-        assert!(matches!(TaskDetail::from_json("nope"), Err(InputError::NotJson(_))));
-        assert!(matches!(TaskDetail::from_json(r#"{"tasks":[]}"#), Err(InputError::WholeDescribeTasks)));
-        assert!(matches!(
-            TaskDetail::from_json(r#"{"detail-type":"Other","detail":{}}"#),
-            Err(InputError::OtherEvent(_))
-        ));
-        assert!(matches!(TaskDetail::from_json("[1]"), Err(InputError::NotATask)));
-        assert!(matches!(TaskDetail::from_json(r#"{"taskArn":5}"#), Err(InputError::BadField(_))));
-    }
-}
+mod tests;

@@ -5,12 +5,12 @@
 //! client errors are stripped of it before they leave.
 
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use serde_json::Value;
 use shared::http::{Http, Request, Undelivered, Uri, absolute_url};
 
-use crate::message::WebhookFormat;
 use shared::retry::Failure;
 
 #[derive(Clone)]
@@ -22,6 +22,53 @@ pub struct Webhook {
 impl fmt::Debug for Webhook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Webhook").field("url", &"<hidden>").field("format", &self.format).finish()
+    }
+}
+
+/// The chat services a webhook secret can name in its `format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    Slack,
+    Teams,
+    Chime,
+    Discord,
+    Generic,
+}
+
+/// A `format` we do not know. It echoes the value only when it looks like a format name: the value comes
+/// from the webhook secret, and a URL pasted into the wrong field must not reach a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownFormat(Option<String>);
+
+impl std::error::Error for UnknownFormat {}
+
+impl fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(name) => write!(f, "unknown webhook format {name:?}")?,
+            None => write!(f, "unknown webhook format")?,
+        }
+        write!(f, ": expected slack, teams, chime, discord or generic")
+    }
+}
+
+impl FromStr for WebhookFormat {
+    type Err = UnknownFormat;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.trim().to_ascii_lowercase();
+        Ok(match name.as_str() {
+            "slack" => WebhookFormat::Slack,
+            "teams" | "msteams" => WebhookFormat::Teams,
+            "chime" => WebhookFormat::Chime,
+            "discord" => WebhookFormat::Discord,
+            "generic" | "json" => WebhookFormat::Generic,
+            _ => {
+                let plain = (1..=20).contains(&name.len())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                return Err(UnknownFormat(plain.then_some(name)));
+            }
+        })
     }
 }
 
@@ -37,7 +84,7 @@ pub enum UnusableSecret {
     #[error("the secret's URL must use https (http only to localhost)")]
     NotHttps,
     #[error("the secret's {0}")]
-    Format(crate::message::UnknownFormat),
+    Format(UnknownFormat),
 }
 
 impl Webhook {
@@ -167,5 +214,25 @@ mod tests {
         let bad_format =
             Webhook::from_secret(r#"{"url": "https://x.example", "format": "https://XXXXSECRETXXXX"}"#, None);
         assert!(bad_format.is_err_and(|e| !e.to_string().contains("XXXXSECRETXXXX")));
+    }
+
+    #[test]
+    fn formats_parse_case_insensitively() {
+        #[rustfmt::skip]
+        let cases = [
+            ("slack", Ok(WebhookFormat::Slack)), ("Slack", Ok(WebhookFormat::Slack)),
+            (" TEAMS ", Ok(WebhookFormat::Teams)), ("MSTeams", Ok(WebhookFormat::Teams)),
+            ("chime", Ok(WebhookFormat::Chime)), ("Discord", Ok(WebhookFormat::Discord)),
+            ("generic", Ok(WebhookFormat::Generic)), ("JSON", Ok(WebhookFormat::Generic)),
+            ("mattermost", Err(UnknownFormat(Some("mattermost".into())))),
+            ("", Err(UnknownFormat(None))),
+            ("https://hooks.slack.com/services/T0/B0/secret", Err(UnknownFormat(None))),
+        ];
+        for (text, want) in cases {
+            assert_eq!(text.parse::<WebhookFormat>(), want, "{text:?}");
+        }
+        let err = "https://hooks.slack.com/services/T0/B0/secret".parse::<WebhookFormat>().unwrap_err();
+        assert!(!err.to_string().contains("hooks"), "{err}");
+        assert!("Mattermost".parse::<WebhookFormat>().unwrap_err().to_string().contains("\"mattermost\""));
     }
 }

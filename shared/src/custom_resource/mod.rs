@@ -15,7 +15,7 @@ mod runner;
 pub use error::ProtocolError;
 pub use properties::PropertiesError;
 pub use request::{EnvelopeError, Request, RequestType, ResponseTarget};
-pub use response::{MAX_BODY_BYTES, Response, Status, one_line};
+pub use response::{MAX_BODY_BYTES, Response, Status};
 pub use response_url::ResponseUrls;
 pub use runner::{CustomResource, Outcome, Protocol, RequestContext, Settings, run};
 

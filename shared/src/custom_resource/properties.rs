@@ -46,7 +46,7 @@ pub fn parse<P: DeserializeOwned>(raw: &Value) -> Result<P, PropertiesError> {
             let name = if path == "." { field.to_string() } else { format!("{path}.{field}") };
             return PropertiesError::Missing { name };
         }
-        PropertiesError::Invalid { path, message: super::one_line(&message) }
+        PropertiesError::Invalid { path, message: crate::text::collapse_whitespace(&message) }
     })
 }
 
@@ -146,7 +146,7 @@ pub mod cfn {
                 // "True" is as clear as "true"; FromStr for bool accepts only the latter.
                 s.parse::<T>()
                     .or_else(|_| s.to_ascii_lowercase().parse::<T>())
-                    .map_err(|_| format!("expected {expected}, got `{}`", super::super::one_line(s)))
+                    .map_err(|_| format!("expected {expected}, got `{}`", crate::text::collapse_whitespace(s)))
             }
             v @ (Value::Number(_) | Value::Bool(_)) => {
                 let shown = v.to_string();

@@ -100,7 +100,7 @@ impl Request {
             Some(other) => {
                 return Err(unusable(format!(
                     "`RequestType` is `{}`; expected Create, Update or Delete",
-                    super::one_line(other)
+                    crate::text::collapse_whitespace(other)
                 )));
             }
             None => return Err(unusable("`RequestType` is missing or not a string".into())),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::request::ResponseTarget;
+use crate::text::collapse_whitespace;
 
 /// CloudFormation rejects larger response bodies (and the stack waits for its timeout).
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -48,7 +49,8 @@ impl Response {
     /// The JSON body, at most [`MAX_BODY_BYTES`]: the reason is cut first; if that is not enough
     /// `Data` is dropped and the reason says so. The log stream name always stays at the end.
     pub fn to_body(&self, target: &ResponseTarget, log_stream: Option<&str>) -> Vec<u8> {
-        let message = one_line(&self.message);
+        // One line for a stack event.
+        let message = collapse_whitespace(&self.message);
         let render = |message: &str, data: &BTreeMap<String, String>| {
             let reason = match log_stream {
                 Some(stream) => format!("{message} (log stream {stream})").trim_start().to_string(),
@@ -105,15 +107,6 @@ fn cut_to_fit(message: &str, render: impl Fn(&str) -> Vec<u8>) -> Option<Vec<u8>
     best
 }
 
-/// One line for a stack event: control characters and line breaks become spaces, runs of
-/// white space fold to one.
-pub fn one_line(text: &str) -> String {
-    text.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,20 +134,6 @@ mod tests {
 
     fn parsed(body: &[u8]) -> Value {
         serde_json::from_slice(body).expect("the body is valid JSON")
-    }
-
-    #[test]
-    fn one_line_table() {
-        let cases = [
-            ("plain", "plain"),
-            ("two\nlines", "two lines"),
-            ("  padded\t\ttabs  ", "padded tabs"),
-            ("crlf\r\nand\u{0}nul", "crlf and nul"),
-            ("", ""),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(one_line(input), expected, "{input:?}");
-        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use crate::http::absolute_url;
+use crate::text::is_region_code;
 
 /// Which response URLs are answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,21 +72,12 @@ fn is_aws_s3_host(host: &str) -> bool {
     else {
         return false;
     };
-    labels[s3 + 1..].iter().all(|l| matches!(*l, "dualstack" | "fips") || is_region(l))
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-northwest-1`.
-fn is_region(label: &str) -> bool {
-    let parts: Vec<&str> = label.split('-').collect();
-    parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty()
+    labels[s3 + 1..].iter().all(|l| matches!(*l, "dualstack" | "fips") || is_region_code(l))
 }
 
 /// The region in `s3-<region>`, or S3's legacy `s3-external-1`.
 fn is_region_or_legacy(label: &str) -> bool {
-    label == "external-1" || is_region(label)
+    label == "external-1" || is_region_code(label)
 }
 
 #[cfg(test)]
