@@ -1,14 +1,14 @@
 //! Rows at AWS's request rates (issue #17): the proxy meters every call with a token bucket per
-//! account, Region and action at the EC2 guide's figures (tests/harness/rates.py, unscaled), and
+//! account, Region and action at the EC2 guide's figures (tests/servers/rates.py, unscaled), and
 //! each row shows the Create's elapsed time beside the physical minimum those buckets allow: for
 //! each bucket, the calls beyond its burst at its refill rate; buckets in different accounts are
 //! drained at once, so the slowest counts. One run each: they take minutes.
 
 use std::time::Instant;
 
-use harness::cfn_event;
 use serde_json::json;
 use shared::pace::documented;
+use testbed::cfn_event;
 
 use crate::scenarios::{Stage, access_site, peering_site, send};
 

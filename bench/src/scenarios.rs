@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::alerts::{AlertsRig, event};
-use harness::drain::{DrainRig, HOOK};
-use harness::ec2::{interface_endpoint, s3_gateway, security_group, subnet, table, vpc};
-use harness::{Aws, Lambda, Moto, Proxy, Receiver, cfn_event, lambda_artifact, load_event, outcome, response_url};
 use serde_json::{Value, json};
+use testbed::alerts::{AlertsRig, event};
+use testbed::drain::{DrainRig, HOOK};
+use testbed::ec2::{interface_endpoint, s3_gateway, security_group, subnet, table, vpc};
+use testbed::{Aws, Lambda, Moto, Proxy, Receiver, cfn_event, lambda_artifact, load_event, outcome, response_url};
 
 use crate::measure::{Sample, sample};
 
@@ -361,7 +361,7 @@ pub fn references(runs: &Runs, python: &Path) -> [Row; 2] {
 }
 
 pub fn python_bootstrap() -> PathBuf {
-    harness::repo_root().join("bench/python/bootstrap")
+    testbed::repo_root().join("bench/python/bootstrap")
 }
 
 fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {

@@ -1,4 +1,4 @@
-//! The integration tests' harness: real components on 127.0.0.1, started by the tests and
+//! The testbed of the integration tests: real components on 127.0.0.1, started by the tests and
 //! stopped by PID when dropped.
 //!
 //! - [`Moto`]: moto's server (with the lifecycle actions moto lacks) as the AWS endpoint.

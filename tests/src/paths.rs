@@ -4,7 +4,7 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repo").to_path_buf()
 }
 
-/// The harness venv: `$ECS_PLUMBING_VENV`, else `<repo>/.venv`.
+/// The tests' Python venv: `$ECS_PLUMBING_VENV`, else `<repo>/.venv`.
 pub fn venv() -> PathBuf {
     let venv = std::env::var_os("ECS_PLUMBING_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"));
     assert!(venv.join("bin/python").exists(), "no Python venv at {}: run `make venv` (or `make test`)", venv.display());

@@ -12,12 +12,12 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event as alert_event};
-use harness::drain::{DrainRig, HOOK};
-use harness::ec2::{endpoint_site, group_rules, routes, table, vpc};
-use harness::rig::cfn_event;
-use harness::{Calls, Lambda, Proxy, Rig, SIGNATURE, response_url};
 use serde_json::{Value, json};
+use testbed::alerts::{AlertsRig, WEBHOOK_TOKEN, event as alert_event};
+use testbed::drain::{DrainRig, HOOK};
+use testbed::ec2::{endpoint_site, group_rules, routes, table, vpc};
+use testbed::rig::cfn_event;
+use testbed::{Calls, Lambda, Proxy, Rig, SIGNATURE, response_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -695,7 +695,7 @@ fn stalled(answer: &Value) -> bool {
     answer.get("errorType").is_some() || (answer["status"] == "handed-over" && answer.get("reason").is_some())
 }
 
-fn outcome_of(invocation: &harness::Invocation) -> Value {
+fn outcome_of(invocation: &testbed::Invocation) -> Value {
     serde_json::from_str(&invocation.body).unwrap_or_else(|_| json!({"errorType": "NotJson", "body": invocation.body}))
 }
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use harness::{Lambda, Moto, Proxy, Receiver, binary, cfn_request, lambda_artifact, response_url};
 use serde_json::{Value, json};
+use testbed::{Lambda, Moto, Proxy, Receiver, binary, cfn_request, lambda_artifact, response_url};
 
 /// Short, so the hang test reaches the deadline quickly; the guard's margin is set to match.
 const TIMEOUT_SECS: u32 = 4;
@@ -74,7 +74,7 @@ fn invoke_ok(setup: &Setup, request: &Value) -> f64 {
 
 fn assert_logs_clean(setup: &Setup) {
     let logs = setup.lambda.logs();
-    assert!(!logs.contains(harness::SIGNATURE), "a presigned URL reached the logs:\n{logs}");
+    assert!(!logs.contains(testbed::SIGNATURE), "a presigned URL reached the logs:\n{logs}");
 }
 
 #[test]
@@ -290,7 +290,7 @@ fn assert_refused(s: &Setup, request: &Value, why: &str) {
     let invocation = s.lambda.invoke_json(request);
     assert_eq!(invocation.status, 200, "{invocation:?}");
     assert!(invocation.body.contains("InvalidRequest") && invocation.body.contains(why), "{why}: {invocation:?}");
-    assert!(!invocation.body.contains(harness::SIGNATURE), "the URL's signature is not in the error");
+    assert!(!invocation.body.contains(testbed::SIGNATURE), "the URL's signature is not in the error");
 }
 
 #[test]
@@ -310,7 +310,7 @@ fn response_urls_off_aws_s3_are_refused_with_one_line_and_nothing_is_sent_or_don
     // With it, only loopback is added: the metadata service, a look-alike host and plain http
     // to S3 are refused, and so is an unusable envelope's URL (no FAILED is sent there).
     let s = probe();
-    let signed = |url: &str| format!("{url}?X-Amz-Signature={}", harness::SIGNATURE);
+    let signed = |url: &str| format!("{url}?X-Amz-Signature={}", testbed::SIGNATURE);
     let s3 = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com";
     let cases = [
         (signed("https://169.254.169.254/latest/meta-data/iam/security-credentials/"), "not an AWS S3 host"),

@@ -2,12 +2,12 @@
 //! Starts moto (behind the counting proxy), a receiver standing in for CloudFormation, and the
 //! Lambda emulator for each function; stops them all on exit.
 
-use harness::alerts::AlertsRig;
-use harness::ec2::{
+use serde_json::{Value, json};
+use testbed::alerts::AlertsRig;
+use testbed::ec2::{
     connection, group_rules, interface_endpoint, routes, s3_gateway, security_group, subnet, table, vpc,
 };
-use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, cfn_event, cfn_request, response_url};
-use serde_json::{Value, json};
+use testbed::{Aws, Lambda, Moto, Proxy, Receiver, binary, cfn_event, cfn_request, response_url};
 
 fn main() {
     let moto = Moto::start();
@@ -31,7 +31,7 @@ fn main() {
 /// (4 s timeout here) drains it across runs through the continuation queue while the demo plays
 /// ECS, stopping the api tasks after 5 s; then the action completes once.
 fn lifecycle_drain() {
-    use harness::drain::{DrainRig, HOOK};
+    use testbed::drain::{DrainRig, HOOK};
     println!(
         "\n== lifecycle-drain: i-… in cluster prod is terminating; its api tasks take longer than one run to move"
     );
@@ -180,7 +180,7 @@ fn task_alerts() {
     println!("\n-- EventBridge delivers the api stop again: {}", alert(&events[0]));
     let again = stopped_in_moto(&rig, &ecs, &stops[0]);
     println!("-- another api task runs out of memory (same storm): {}", alert(&again));
-    let running = harness::alerts::event("running");
+    let running = testbed::alerts::event("running");
     println!("\n-- a task reaches RUNNING: {}", lambda.invoke_json(&running).body);
 
     println!("\nSNS topic, as moto delivered it:");
@@ -227,7 +227,7 @@ fn stopped_in_moto(rig: &AlertsRig, ecs: &aws_sdk_ecs::Client, stop: &Stop) -> V
         rig.container_output(stop.family, task_id, &stop.last_lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
     }
 
-    let mut event = harness::alerts::event(stop.fixture);
+    let mut event = testbed::alerts::event(stop.fixture);
     let detail = &mut event["detail"];
     detail["taskArn"] = json!(task_arn);
     detail["clusterArn"] = json!("arn:aws:ecs:us-east-1:123456789012:cluster/prod");
