@@ -235,7 +235,7 @@ fn lifecycle_drain(c: &mut Criterion) {
 
 // ---- task-alerts ----
 
-const STOPPED_REASONS: &str = include_str!("../../functions/task-alerts/tests/fixtures/stopped-reasons.tsv");
+const STOPPED_REASONS: &str = include_str!("../../tests/fixtures/task-alerts/stopped-reasons.tsv");
 const OUT_OF_MEMORY_EVENT: &str = include_str!("../../events/task-alerts/stopped-out-of-memory.json");
 
 /// A TSV field: `"…"` with `""` for a quote inside, or as is. The corpus has no tab or newline

@@ -2,9 +2,8 @@
 //! the counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
 use serde_json::{Value, json};
-use testbed::Rig;
 use testbed::ec2::{EndpointSite as Site, endpoint_site, group_rules, interface_endpoint, security_group, vpc};
-use testbed::rig::STACK_ID;
+use testbed::{CfnRequest, Rig, STACK_ID};
 
 fn world() -> Rig {
     Rig::start("endpoint-access", 30)
@@ -323,14 +322,11 @@ fn bad_groups_and_the_rule_limit(realism: bool) {
 fn send_as(w: &Rig, name: &str, event: &str, stack_id: &str, logical_id: &str, properties: &Value) -> Value {
     let url = testbed::response_url(&w.receiver, name);
     let physical_id = format!("{}/{logical_id}", properties["VpcId"].as_str().unwrap_or_default());
-    let mut request = testbed::cfn_event(
-        &w.function,
-        event,
-        &url,
-        properties,
-        (event != "create").then_some(physical_id.as_str()),
-        None,
-    );
+    let mut request = CfnRequest::sample(&w.function, event, &url)
+        .in_test_stack()
+        .properties(properties)
+        .physical_id((event != "create").then_some(physical_id.as_str()))
+        .build();
     request["StackId"] = json!(stack_id);
     request["LogicalResourceId"] = json!(logical_id);
     w.send_request(name, request)

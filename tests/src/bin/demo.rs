@@ -7,7 +7,7 @@ use testbed::alerts::AlertsRig;
 use testbed::ec2::{
     connection, group_rules, interface_endpoint, routes, s3_gateway, security_group, subnet, table, vpc,
 };
-use testbed::{Aws, Lambda, Moto, Proxy, Receiver, binary, cfn_event, cfn_request, response_url};
+use testbed::{Aws, CfnRequest, Lambda, Moto, Proxy, Receiver, binary, response_url};
 
 fn main() {
     let moto = Moto::start();
@@ -317,7 +317,12 @@ fn step_through(
     proxy.reset();
     let function = if name.starts_with("peering") { "vpc-peering" } else { "endpoint-access" };
     let old = (!old.is_null()).then_some(old);
-    let request = cfn_event(function, event, &response_url(receiver, name), props, physical_id, old);
+    let request = CfnRequest::sample(function, event, &response_url(receiver, name))
+        .in_test_stack()
+        .properties(props)
+        .old_properties(old)
+        .physical_id(physical_id)
+        .build();
     let invocation = lambda.invoke_json(&request);
     let path = format!("/cloudformation-custom-resource-response/{name}");
     let answer = receiver.received_at(&path).pop().map(|r| r.json()).unwrap_or(Value::Null);
@@ -403,7 +408,8 @@ fn protocol_probe(proxy: &Proxy, receiver: &Receiver) {
     let mut placeholder = String::new();
     for (name, kind, props) in steps {
         proxy.reset();
-        let mut request = cfn_request(kind, &response_url(receiver, name), props.clone());
+        let mut request =
+            CfnRequest::sample("cr-probe", kind, &response_url(receiver, name)).patch_properties(props.clone()).build();
         if name == "rollback" {
             request["PhysicalResourceId"] = json!(placeholder);
         }
