@@ -7,7 +7,7 @@
 //!   own security group; `desired_rules` and `plan_rules` for those 15 groups and 10 task groups with
 //!   egress managed (300 rules), on Create (nothing observed) and on a no-op Update (all 300 ours).
 //! - lifecycle-drain: `decide` over 50 tasks on the instance (service tasks running and stopped, a daemon).
-//! - task-alerts: `diagnose` of every row of the stopped-reasons corpus, and `TaskDetail::from_json`
+//! - task-alerts: `diagnose` of every row of the stop-reason corpus, and `TaskDetail::from_json`
 //!   of the out-of-memory example event.
 //!
 //! Inputs are built once, outside the timed loop; each builder checks it gives the case it is named for.

@@ -89,3 +89,40 @@ impl CfnRequest {
         properties
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_replace_the_samples_keeping_its_service_token_and_dropping_its_old_ones() {
+        let sample = sample_event("endpoint-access", "update");
+        let request = CfnRequest::sample("endpoint-access", "update", "http://127.0.0.1:9/r")
+            .in_test_stack()
+            .properties(&json!({"VpcId": "vpc-1"}))
+            .physical_id(Some("vpc-1/Access"))
+            .build();
+        assert_eq!(request["ResponseURL"], "http://127.0.0.1:9/r");
+        assert_eq!(request["StackId"], STACK_ID);
+        assert_eq!(request["ResourceProperties"], json!({"VpcId": "vpc-1", "ServiceToken": sample["ServiceToken"]}));
+        assert!(request.get("OldResourceProperties").is_none());
+        assert_eq!(request["PhysicalResourceId"], "vpc-1/Access");
+
+        let old = json!({"VpcId": "vpc-0"});
+        let update = CfnRequest::sample("endpoint-access", "update", "").properties(&old).old_properties(Some(&old));
+        assert_eq!(update.build()["OldResourceProperties"]["ServiceToken"], sample["ServiceToken"]);
+    }
+
+    #[test]
+    fn patched_properties_change_the_samples_and_null_removes_one() {
+        let sample = sample_event("cr-probe", "create");
+        let request = CfnRequest::sample("cr-probe", "create", "")
+            .patch_properties(json!({"Behaviour": null, "DataBytes": 5000}))
+            .build();
+        let mut expected = sample["ResourceProperties"].clone();
+        expected.as_object_mut().expect("an object").remove("Behaviour");
+        expected["DataBytes"] = json!(5000);
+        assert_eq!(request["ResourceProperties"], expected);
+        assert_eq!(request["StackId"], sample["StackId"], "the sample's stack unless asked");
+    }
+}
