@@ -20,9 +20,9 @@ all: test
 
 # moto[server], aws-sam-cli (its Lambda emulator) and cargo-lambda, pinned.
 venv: $(VENV)/.installed
-$(VENV)/.installed: tests/harness/requirements.txt
+$(VENV)/.installed: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/harness/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	touch $@
 
 # cargo-hakari, pinned, for the drift check in `make lint` (its own build: ~1.5 min on 2 cores).
@@ -46,9 +46,9 @@ probe-artifact: venv
 # checkov, pinned, in its own venv: its dependencies must not move moto's or SAM's.
 CHECKS_VENV := .venv-checks
 checks-venv: $(CHECKS_VENV)/.installed
-$(CHECKS_VENV)/.installed: tests/harness/checks-requirements.txt
+$(CHECKS_VENV)/.installed: tests/checks/requirements.txt
 	$(PYTHON) -m venv $(CHECKS_VENV)
-	$(CHECKS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/harness/checks-requirements.txt
+	$(CHECKS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/checks/requirements.txt
 	touch $@
 
 # The SAM template: cfn-lint (`sam validate --lint`), checkov (every skip is explained in the
@@ -57,7 +57,7 @@ $(CHECKS_VENV)/.installed: tests/harness/checks-requirements.txt
 template: venv checks-venv
 	sam validate --lint --template template.yaml
 	$(CHECKS_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
-	$(VENV)/bin/python tests/harness/check_policies.py template.yaml
+	$(VENV)/bin/python tests/checks/check_policies.py template.yaml
 
 # The stack built as `sam build` builds it for users (x86_64 here, to reuse the artifacts above;
 # the stack's default is arm64: `sam build` alone).
@@ -82,13 +82,13 @@ unit:
 # proxy under target/iam-calls/, cleared first) must be allowed by its role in template.yaml.
 test: venv build probe-artifact template
 	rm -rf target/iam-calls
-	$(VENV)/bin/python tests/harness/check_iam.py --self-test
-	$(VENV)/bin/python tests/harness/rates.py --self-test
+	$(VENV)/bin/python tests/checks/check_iam.py --self-test
+	$(VENV)/bin/python tests/servers/rates.py --self-test
 	$(CARGO) test --workspace --all-targets
-	$(VENV)/bin/python tests/harness/check_iam.py --require-all template.yaml target/iam-calls
+	$(VENV)/bin/python tests/checks/check_iam.py --require-all template.yaml target/iam-calls
 
 demo: venv build
-	@$(CARGO) run --quiet -p harness --bin demo
+	@$(CARGO) run --quiet -p testbed --bin demo
 
 # The benchmark table (see bench/README.md).
 bench:

@@ -7,7 +7,7 @@
 //!   own security group; `desired_rules` and `plan_rules` for those 15 groups and 10 task groups with
 //!   egress managed (300 rules), on Create (nothing observed) and on a no-op Update (all 300 ours).
 //! - lifecycle-drain: `decide` over 50 tasks on the instance (service tasks running and stopped, a daemon).
-//! - task-alerts: `diagnose` of every row of the stopped-reasons corpus, and `TaskDetail::from_json`
+//! - task-alerts: `diagnose` of every row of the stop-reason corpus, and `TaskDetail::from_json`
 //!   of the out-of-memory example event.
 //!
 //! Inputs are built once, outside the timed loop; each builder checks it gives the case it is named for.
@@ -235,7 +235,7 @@ fn lifecycle_drain(c: &mut Criterion) {
 
 // ---- task-alerts ----
 
-const STOPPED_REASONS: &str = include_str!("../../functions/task-alerts/tests/fixtures/stopped-reasons.tsv");
+const STOPPED_REASONS: &str = include_str!("../../tests/fixtures/task-alerts/stopped-reasons.tsv");
 const OUT_OF_MEMORY_EVENT: &str = include_str!("../../events/task-alerts/stopped-out-of-memory.json");
 
 /// A TSV field: `"…"` with `""` for a quote inside, or as is. The corpus has no tab or newline

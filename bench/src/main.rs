@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use harness::{lambda_artifact, repo_root, venv};
 use scenarios::{Destination, Runs};
+use testbed::{lambda_artifact, repo_root, venv};
 
 const FUNCTIONS: [&str; 5] = ["vpc-peering", "endpoint-access", "task-alerts", "lifecycle-drain", "bench-echo"];
 

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use harness::{Lambda, Proxy};
 use serde_json::Value;
+use testbed::{Lambda, Proxy};
 
 /// What one run measured.
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ pub fn zipped_size(python: &Path, files: &[&Path]) -> u64 {
 /// run's times are not used). `None` without strace.
 pub fn files_opened_at_init(name: &str, bootstrap: &Path) -> Option<usize> {
     let strace = ["/usr/bin/strace", "/bin/strace"].into_iter().map(Path::new).find(|p| p.exists())?;
-    let dir = harness::target_dir().join("tmp");
+    let dir = testbed::target_dir().join("tmp");
     std::fs::create_dir_all(&dir).ok()?;
     let trace = dir.join(format!("bench-{name}.strace"));
     let wrapper = dir.join(format!("bench-{name}-traced"));

@@ -1,14 +1,14 @@
 //! Rows at AWS's request rates (issue #17): the proxy meters every call with a token bucket per
-//! account, Region and action at the EC2 guide's figures (tests/harness/rates.py, unscaled), and
+//! account, Region and action at the EC2 guide's figures (tests/servers/rates.py, unscaled), and
 //! each row shows the Create's elapsed time beside the physical minimum those buckets allow: for
 //! each bucket, the calls beyond its burst at its refill rate; buckets in different accounts are
 //! drained at once, so the slowest counts. One run each: they take minutes.
 
 use std::time::Instant;
 
-use harness::cfn_event;
 use serde_json::json;
 use shared::pace::documented;
+use testbed::CfnRequest;
 
 use crate::scenarios::{Stage, access_site, peering_site, send};
 
@@ -57,7 +57,7 @@ pub fn peering(tables: usize, cross_account: bool) -> Rated {
     let lambda = stage.lambda_with_timeout("vpc-peering", TIMEOUT_SECS);
     stage.proxy.reset();
     stage.proxy.rates(json!({"scale": 1}));
-    let request = cfn_event("vpc-peering", event, "", &properties, None, None);
+    let request = CfnRequest::sample("vpc-peering", event, "").in_test_stack().properties(&properties).build();
     let started = Instant::now();
     send(&lambda, &stage.receiver, "rated-create", request);
     let elapsed_secs = started.elapsed().as_secs_f64();
@@ -85,7 +85,7 @@ pub fn endpoint_access(endpoints: usize, groups: usize) -> Rated {
     let lambda = stage.lambda_with_timeout("endpoint-access", TIMEOUT_SECS);
     stage.proxy.reset();
     stage.proxy.rates(json!({"scale": 1}));
-    let request = cfn_event("endpoint-access", "create", "", &properties, None, None);
+    let request = CfnRequest::sample("endpoint-access", "create", "").in_test_stack().properties(&properties).build();
     let started = Instant::now();
     send(&lambda, &stage.receiver, "rated-create", request);
     let elapsed_secs = started.elapsed().as_secs_f64();

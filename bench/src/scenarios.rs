@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use harness::alerts::{AlertsRig, event};
-use harness::drain::{DrainRig, HOOK};
-use harness::ec2::{interface_endpoint, s3_gateway, security_group, subnet, table, vpc};
-use harness::{Aws, Lambda, Moto, Proxy, Receiver, cfn_event, lambda_artifact, load_event, outcome, response_url};
 use serde_json::{Value, json};
+use testbed::alerts::{AlertsRig, event};
+use testbed::drain::{DrainRig, HOOK};
+use testbed::ec2::{interface_endpoint, s3_gateway, security_group, subnet, table, vpc};
+use testbed::{Aws, CfnRequest, Lambda, Moto, Proxy, Receiver, lambda_artifact, outcome, response_url, sample_event};
 
 use crate::measure::{Sample, sample};
 
@@ -43,7 +43,10 @@ const SMALL_ACCESS: &str = "1 endpoints, 1 task groups";
 
 /// A Create the function refuses before any AWS call: the warm-up that pays the cold start.
 fn refused_create(function: &str, event: &str, receiver: &Receiver) -> Value {
-    cfn_event(function, event, &response_url(receiver, "warm-up"), &json!({"VpcId": "not-a-vpc"}), None, None)
+    CfnRequest::sample(function, event, &response_url(receiver, "warm-up"))
+        .in_test_stack()
+        .properties(&json!({"VpcId": "not-a-vpc"}))
+        .build()
 }
 
 /// Send a CloudFormation request and return its one response, which must be SUCCESS.
@@ -94,7 +97,7 @@ impl Stage {
     ) -> (Sample, Sample) {
         let lambda = self.lambda(function);
         let warmup = refused_create(function, create_event, &self.receiver);
-        let request = cfn_event(function, create_event, "", properties, None, None);
+        let request = CfnRequest::sample(function, create_event, "").in_test_stack().properties(properties).build();
         let mut id = String::new();
         let create = sample(&lambda, &warmup, &self.proxy, |l| {
             let answer = send(l, &self.receiver, &format!("create-{run}"), request);
@@ -103,7 +106,12 @@ impl Stage {
         drop(lambda);
 
         let lambda = self.lambda(function);
-        let request = cfn_event(function, update_event, "", properties, Some(&id), Some(properties));
+        let request = CfnRequest::sample(function, update_event, "")
+            .in_test_stack()
+            .properties(properties)
+            .old_properties(Some(properties))
+            .physical_id(Some(&id))
+            .build();
         let update = sample(&lambda, &warmup, &self.proxy, |l| {
             send(l, &self.receiver, &format!("update-{run}"), request);
         });
@@ -298,7 +306,7 @@ pub fn drain(runs: &Runs, tasks: usize) -> Row {
         let instance = rig.instance(true);
         let running = rig.tasks(&instance, "service:api", tasks);
         let lambda = rig.lambda_from(&lambda_artifact("lifecycle-drain"), 4, &[]);
-        let warmup = load_event("events/lifecycle-drain/other-hook.ecs-managed-draining.json", "");
+        let warmup = sample_event("lifecycle-drain", "other-hook.ecs-managed-draining");
         let terminate = rig.lifecycle_event(&instance, HOOK, "c2f1a9e0-7b3d-4c5e-8f6a-1b2c3d4e5f60");
         samples.push(sample(&lambda, &warmup, &rig.proxy, |l| {
             assert_eq!(outcome(&l.invoke_json(&terminate))["status"], "handed-over", "{}", l.logs());
@@ -361,7 +369,7 @@ pub fn references(runs: &Runs, python: &Path) -> [Row; 2] {
 }
 
 pub fn python_bootstrap() -> PathBuf {
-    harness::repo_root().join("bench/python/bootstrap")
+    testbed::repo_root().join("bench/python/bootstrap")
 }
 
 fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {

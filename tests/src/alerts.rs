@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::{Aws, Lambda, Moto, Proxy, Received, Receiver, binary, repo_root};
+use crate::{Aws, Lambda, Moto, Proxy, Received, Receiver, binary, sample_event};
 
 /// A webhook token distinctive enough to grep every log line and error for.
 pub const WEBHOOK_TOKEN: &str = "T0SECRET/B0SECRET/xoxb-DO-NOT-LOG-4c1d5e0f";
@@ -154,9 +154,7 @@ impl AlertsRig {
     }
 }
 
-/// `events/task-alerts/<name>.json`.
+/// task-alerts' sample event `name` (`events/task-alerts/<name>.json`).
 pub fn event(name: &str) -> Value {
-    let path = repo_root().join("events/task-alerts").join(format!("{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    sample_event("task-alerts", name)
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Aws, Lambda, Moto, Proxy, agent, binary, repo_root};
+use crate::{Aws, Lambda, Moto, Proxy, agent, binary, sample_event};
 
 pub const CLUSTER: &str = "prod";
 pub const GROUP: &str = "ecs-prod-asg";
@@ -134,9 +134,7 @@ impl DrainRig {
     /// Auto Scaling's part: an active lifecycle action for `instance`, and the event announcing it.
     pub fn lifecycle_event(&self, instance: &Instance, hook: &str, token: &str) -> Value {
         self.moto.seed_lifecycle_action(GROUP, hook, &instance.id, token);
-        let path = repo_root().join("events/lifecycle-drain/terminate.json");
-        let mut event: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("the sample event"))
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut event = sample_event("lifecycle-drain", "terminate");
         event["detail"]["EC2InstanceId"] = json!(instance.id);
         event["detail"]["LifecycleActionToken"] = json!(token);
         event["detail"]["LifecycleHookName"] = json!(hook);

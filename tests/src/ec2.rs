@@ -75,7 +75,7 @@ pub fn routes(aws: &Aws, ec2: &Ec2, table: &str) -> Vec<(String, String)> {
     all
 }
 
-/// The proxy's AWS-realism rules for peering (see `tests/harness/realism.py`): a new connection
+/// The proxy's AWS-realism rules for peering (see `tests/servers/realism.py`): a new connection
 /// reads NotFound twice per action and region, the accepter's region lags two describes behind,
 /// and the first describe in each region carries no CIDR blocks. `PEERING_REALISM='{"accepter_lag": 2}'`
 /// runs the scenarios under other rules (one at a time, to see which fix each one needs).

@@ -1,10 +1,21 @@
 use std::path::PathBuf;
 
+use serde_json::Value;
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the repo").to_path_buf()
 }
 
-/// The harness venv: `$ECS_PLUMBING_VENV`, else `<repo>/.venv`.
+/// `function`'s sample event `name`: the users' examples in `events/<function>/` (what `sam local
+/// invoke -e` takes) for the functions that ship, `tests/fixtures/cr-probe/` for the test-only probe.
+pub fn sample_event(function: &str, name: &str) -> Value {
+    let folder = if function == "cr-probe" { "tests/fixtures" } else { "events" };
+    let path = repo_root().join(folder).join(function).join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The tests' Python venv: `$ECS_PLUMBING_VENV`, else `<repo>/.venv`.
 pub fn venv() -> PathBuf {
     let venv = std::env::var_os("ECS_PLUMBING_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"));
     assert!(venv.join("bin/python").exists(), "no Python venv at {}: run `make venv` (or `make test`)", venv.display());

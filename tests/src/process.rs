@@ -35,7 +35,7 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(name: &str, mut command: Command) -> Self {
-        let dir = repo_root().join("target/harness-logs");
+        let dir = repo_root().join("target/testbed-logs");
         std::fs::create_dir_all(&dir).expect("log dir");
         static SPAWNED: AtomicU32 = AtomicU32::new(0);
         let n = SPAWNED.fetch_add(1, Ordering::Relaxed);

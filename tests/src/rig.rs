@@ -4,42 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Aws, Lambda, Moto, Proxy, Receiver, binary, load_event, response_url};
-
-/// The stack every test request comes from (moto's default account).
-pub const STACK_ID: &str =
-    "arn:aws:cloudformation:us-east-1:123456789012:stack/app-network/8d2f6a10-1f3e-11f1-9c4b-0e7a5c3b2d11";
-
-/// A request from `events/<function>/<event>.json`, answered at `response_url`, with these
-/// properties (and, for Update and Delete, the physical id; for Update, the old properties).
-pub fn cfn_event(
-    function: &str,
-    event: &str,
-    response_url: &str,
-    properties: &Value,
-    physical_id: Option<&str>,
-    old: Option<&Value>,
-) -> Value {
-    let mut request = load_event(&format!("events/{function}/{event}.json"), response_url);
-    request["StackId"] = json!(STACK_ID);
-    let token = request["ServiceToken"].clone();
-    let with_token = |p: &Value| {
-        let mut p = p.clone();
-        p["ServiceToken"] = token.clone();
-        p
-    };
-    request["ResourceProperties"] = with_token(properties);
-    match old {
-        Some(old) => request["OldResourceProperties"] = with_token(old),
-        None => {
-            request.as_object_mut().map(|r| r.remove("OldResourceProperties"));
-        }
-    }
-    if let Some(id) = physical_id {
-        request["PhysicalResourceId"] = json!(id);
-    }
-    request
-}
+use crate::{Aws, CfnRequest, Lambda, Moto, Proxy, Receiver, binary, response_url};
 
 pub struct Rig {
     pub function: String,
@@ -68,8 +33,10 @@ impl Rig {
         Self { function: function.into(), lambda, receiver, proxy, aws, moto }
     }
 
-    /// Send one request (see [`cfn_event`]) and return the one response CloudFormation got,
-    /// checking that there is exactly one, with a one-line reason, and that Lambda was told success.
+    /// Send the function's sample request `event` from the tests' stack with these properties
+    /// (and, for Update and Delete, the physical id; for Update, the old properties), and return
+    /// the one response CloudFormation got, checking that there is exactly one, with a one-line
+    /// reason, and that Lambda was told success.
     pub fn send(
         &self,
         name: &str,
@@ -79,7 +46,12 @@ impl Rig {
         old: Option<&Value>,
     ) -> Value {
         let url = response_url(&self.receiver, name);
-        let request = cfn_event(&self.function, event, &url, properties, physical_id, old);
+        let request = CfnRequest::sample(&self.function, event, &url)
+            .in_test_stack()
+            .properties(properties)
+            .old_properties(old)
+            .physical_id(physical_id)
+            .build();
         self.send_request(name, request)
     }
 

@@ -31,11 +31,11 @@ fn post_json(url: &str, body: &Value) {
     assert!(response.status().is_success(), "POST {url}: HTTP {}", response.status());
 }
 
-/// Start a harness script from `tests/harness/` with the venv's Python on a port the OS picks
+/// Start a Python server from `tests/servers/` with the venv's Python on a port the OS picks
 /// (it prints `LISTENING <port>`), then poll `health` until it answers.
 fn start_script(name: &str, script: &str, args: &[String], health: &str) -> (Process, u16) {
     let mut command = Command::new(venv().join("bin/python"));
-    command.arg("-u").arg(repo_root().join("tests/harness").join(script)).args(args).arg("--port").arg("0");
+    command.arg("-u").arg(repo_root().join("tests/servers").join(script)).args(args).arg("--port").arg("0");
     let mut process = Process::spawn(name, command);
     let port: u16 = process
         .wait_for_line("LISTENING ", START_TIMEOUT)
@@ -47,7 +47,7 @@ fn start_script(name: &str, script: &str, args: &[String], health: &str) -> (Pro
     (process, port)
 }
 
-/// moto's server with the project's additions (see `tests/harness/moto_launcher.py`).
+/// moto's server with the project's additions (see `tests/servers/moto_launcher.py`).
 pub struct Moto {
     pub process: Process,
     pub port: u16,
@@ -138,7 +138,7 @@ pub struct Proxy {
 
 /// Where proxies started with [`Proxy::start_for`] record the IAM facts of each AWS call, one file
 /// per proxy (`<function>-<pid>.jsonl`); `make test` clears it first and checks it last against
-/// template.yaml (`tests/harness/check_iam.py`).
+/// template.yaml (`tests/checks/check_iam.py`).
 const IAM_CALLS_DIR: &str = "target/iam-calls";
 
 impl Proxy {
@@ -170,7 +170,7 @@ impl Proxy {
         get_json(&format!("{}/__proxy/calls", self.url()))
     }
 
-    /// Add a fault rule (see `tests/harness/proxy.py`).
+    /// Add a fault rule (see `tests/servers/proxy.py`).
     pub fn add_rule(&self, rule: Value) {
         post_json(&format!("{}/__proxy/rules", self.url()), &rule);
     }
@@ -179,14 +179,14 @@ impl Proxy {
         post_json(&format!("{}/__proxy/reset", self.url()), &Value::Null);
     }
 
-    /// Turn on rules of AWS behaviour that moto lacks (see `tests/harness/realism.py`), e.g.
+    /// Turn on rules of AWS behaviour that moto lacks (see `tests/servers/realism.py`), e.g.
     /// `{"new_pcx_not_found": 3, "accepter_lag": 3}`. `reset` turns them off.
     pub fn realism(&self, rules: Value) {
         post_json(&format!("{}/__proxy/realism", self.url()), &rules);
     }
 
     /// Turn on AWS's request-rate token buckets, per account, Region and action (see
-    /// `tests/harness/rates.py`), every bucket full: e.g. `{"scale": 10, "busy": {"ec2:CreateRoute":
+    /// `tests/servers/rates.py`), every bucket full: e.g. `{"scale": 10, "busy": {"ec2:CreateRoute":
     /// 4.5}, "buckets": {"ec2:CreateRoute": [50, 5]}}` (`{}`: the documented figures). `reset` turns
     /// them off.
     pub fn rates(&self, config: Value) {

@@ -1,10 +1,9 @@
 //! `Custom::EndpointAccess` end to end: the built function in the Lambda emulator, moto behind
 //! the counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
-use harness::Rig;
-use harness::ec2::{EndpointSite as Site, endpoint_site, group_rules, interface_endpoint, security_group, vpc};
-use harness::rig::STACK_ID;
 use serde_json::{Value, json};
+use testbed::ec2::{EndpointSite as Site, endpoint_site, group_rules, interface_endpoint, security_group, vpc};
+use testbed::{CfnRequest, Rig, STACK_ID};
 
 fn world() -> Rig {
     Rig::start("endpoint-access", 30)
@@ -41,7 +40,7 @@ fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v
 }
 
-/// The proxy's AWS-realism rule for security-group rules (`tests/harness/realism.py`): a rule id
+/// The proxy's AWS-realism rule for security-group rules (`tests/servers/realism.py`): a rule id
 /// just returned by an Authorize answers NotFound to the first Revoke naming it.
 const REALISM: &str = r#"{"new_rule_not_found": 1}"#;
 
@@ -321,16 +320,13 @@ fn bad_groups_and_the_rule_limit(realism: bool) {
 
 /// Send `event` as the resource `logical_id` of the stack `stack_id` (checks as [`Rig::send`]).
 fn send_as(w: &Rig, name: &str, event: &str, stack_id: &str, logical_id: &str, properties: &Value) -> Value {
-    let url = harness::response_url(&w.receiver, name);
+    let url = testbed::response_url(&w.receiver, name);
     let physical_id = format!("{}/{logical_id}", properties["VpcId"].as_str().unwrap_or_default());
-    let mut request = harness::cfn_event(
-        &w.function,
-        event,
-        &url,
-        properties,
-        (event != "create").then_some(physical_id.as_str()),
-        None,
-    );
+    let mut request = CfnRequest::sample(&w.function, event, &url)
+        .in_test_stack()
+        .properties(properties)
+        .physical_id((event != "create").then_some(physical_id.as_str()))
+        .build();
     request["StackId"] = json!(stack_id);
     request["LogicalResourceId"] = json!(logical_id);
     w.send_request(name, request)
@@ -347,7 +343,7 @@ fn china_service_names_and_the_longest_stack_name_and_logical_id() {
     let w = Rig::start_with("endpoint-access", 30, &[("AWS_REGION", REGION)]);
     let ec2 = w.aws.ec2(REGION);
     let net = vpc(&w.aws, &ec2, "10.0.0.0/16", &[], true);
-    let subnet = harness::ec2::subnet(&w.aws, &ec2, &net, "10.0.1.0/24");
+    let subnet = testbed::ec2::subnet(&w.aws, &ec2, &net, "10.0.1.0/24");
     let mut endpoint_groups = Vec::new();
     for service in
         ["cn.com.amazonaws.cn-north-1.ecr.api", "cn.com.amazonaws.cn-north-1.ecr.dkr", "com.amazonaws.cn-north-1.logs"]
@@ -364,7 +360,7 @@ fn china_service_names_and_the_longest_stack_name_and_logical_id() {
         w.aws.block_on(endpoint.send()).unwrap();
         endpoint_groups.push(group);
     }
-    let table = harness::ec2::table(&w.aws, &ec2, &net);
+    let table = testbed::ec2::table(&w.aws, &ec2, &net);
     let gateway = ec2
         .create_vpc_endpoint()
         .vpc_id(&net.id)

@@ -1,9 +1,9 @@
 //! Every sample request in `events/` (what users pass to `sam local invoke -e`) parses as its
 //! function's input: the envelope, then properties that pass the function's validation.
 
-use harness::repo_root;
 use serde_json::Value;
 use shared::custom_resource::{Request, properties};
+use testbed::repo_root;
 
 fn check_dir(dir: &str, resource_type: &str, check: impl Fn(&Value) -> Result<(), String>) -> usize {
     let path = repo_root().join("events").join(dir);

@@ -12,12 +12,11 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event as alert_event};
-use harness::drain::{DrainRig, HOOK};
-use harness::ec2::{endpoint_site, group_rules, routes, table, vpc};
-use harness::rig::cfn_event;
-use harness::{Calls, Lambda, Proxy, Rig, SIGNATURE, response_url};
 use serde_json::{Value, json};
+use testbed::alerts::{AlertsRig, WEBHOOK_TOKEN, event as alert_event};
+use testbed::drain::{DrainRig, HOOK};
+use testbed::ec2::{endpoint_site, group_rules, routes, table, vpc};
+use testbed::{Calls, CfnRequest, Lambda, Proxy, Rig, SIGNATURE, response_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -282,7 +281,11 @@ fn cr_send(
     physical_id: Option<&str>,
 ) -> Option<Value> {
     let url = response_url(&rig.receiver, name);
-    let mut request = cfn_event(&rig.function, event, &url, properties, physical_id, None);
+    let mut request = CfnRequest::sample(&rig.function, event, &url)
+        .in_test_stack()
+        .properties(properties)
+        .physical_id(physical_id)
+        .build();
     request["RequestId"] = json!(format!("{name}-0000-4000-8000-000000000000"));
     // One resource throughout, as in a stack (the sample events name different ones).
     request["LogicalResourceId"] = json!("Resource");
@@ -695,7 +698,7 @@ fn stalled(answer: &Value) -> bool {
     answer.get("errorType").is_some() || (answer["status"] == "handed-over" && answer.get("reason").is_some())
 }
 
-fn outcome_of(invocation: &harness::Invocation) -> Value {
+fn outcome_of(invocation: &testbed::Invocation) -> Value {
     serde_json::from_str(&invocation.body).unwrap_or_else(|_| json!({"errorType": "NotJson", "body": invocation.body}))
 }
 

@@ -10,12 +10,12 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use harness::alerts::AlertsRig;
-use harness::drain::DrainRig;
-use harness::{Lambda, Rig, repo_root, response_url};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
+use testbed::alerts::AlertsRig;
+use testbed::drain::DrainRig;
+use testbed::{Lambda, Rig, repo_root, response_url};
 
 const SEED: u64 = 0x0ec5_f1a5_2026_1122;
 
@@ -206,7 +206,7 @@ const TIMEOUT: u32 = 10;
 
 /// One invocation with `bytes`: it ends before the timeout, and not in a panic (the runtime
 /// names a caught panic's payload type, `Box<dyn Any + Send>`, as the error type).
-fn invoke_once(lambda: &Lambda, bytes: &[u8]) -> Result<harness::Invocation, TestCaseError> {
+fn invoke_once(lambda: &Lambda, bytes: &[u8]) -> Result<testbed::Invocation, TestCaseError> {
     let invocation = lambda.invoke(bytes);
     prop_assert!(invocation.elapsed < Duration::from_secs(TIMEOUT.into()), "a hang: {:?}", invocation.elapsed);
     prop_assert!(!invocation.body.contains("core::any::Any"), "a panic: {}", invocation.body);

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use harness::drain::{CLUSTER, DrainRig, HOOK};
-use harness::outcome;
 use serde_json::{Value, json};
+use testbed::drain::{CLUSTER, DrainRig, HOOK};
+use testbed::outcome;
 
 const TOKEN: &str = "c2f1a9e0-7b3d-4c5e-8f6a-1b2c3d4e5f60";
 const OTHER_TOKEN: &str = "0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b";
@@ -227,7 +227,7 @@ fn standalone_tasks_are_stopped_after_the_grace_period_and_a_disconnected_agent_
 }
 
 /// An instance running 500 tasks, 50 of each of 10 services; with their ARNs.
-fn big_instance(rig: &DrainRig) -> (harness::drain::Instance, Vec<String>) {
+fn big_instance(rig: &DrainRig) -> (testbed::drain::Instance, Vec<String>) {
     let instance = rig.instance(true);
     let tasks = (0..10).flat_map(|i| rig.tasks(&instance, &format!("service:svc-{i}"), 50)).collect();
     (instance, tasks)

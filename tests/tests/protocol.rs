@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use harness::{Lambda, Moto, Proxy, Receiver, binary, cfn_request, lambda_artifact, response_url};
 use serde_json::{Value, json};
+use testbed::{CfnRequest, Lambda, Moto, Proxy, Receiver, binary, lambda_artifact, response_url};
 
 /// Short, so the hang test reaches the deadline quickly; the guard's margin is set to match.
 const TIMEOUT_SECS: u32 = 4;
@@ -74,14 +74,14 @@ fn invoke_ok(setup: &Setup, request: &Value) -> f64 {
 
 fn assert_logs_clean(setup: &Setup) {
     let logs = setup.lambda.logs();
-    assert!(!logs.contains(harness::SIGNATURE), "a presigned URL reached the logs:\n{logs}");
+    assert!(!logs.contains(testbed::SIGNATURE), "a presigned URL reached the logs:\n{logs}");
 }
 
 #[test]
 fn success_answers_success_once_with_data() {
     let s = probe();
     let url = response_url(&s.receiver, "ok");
-    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    let sent = invoke_ok(&s, &CfnRequest::sample("cr-probe", "create", &url).build());
     let body = only_response(&s, "ok", sent);
     assert_eq!(body["Status"], "SUCCESS");
     assert_eq!(body["PhysicalResourceId"], "probe-Probe");
@@ -93,7 +93,7 @@ fn success_answers_success_once_with_data() {
 
     for kind in ["update", "delete"] {
         let url = response_url(&s.receiver, kind);
-        let sent = invoke_ok(&s, &cfn_request(kind, &url, json!({})));
+        let sent = invoke_ok(&s, &CfnRequest::sample("cr-probe", kind, &url).build());
         let body = only_response(&s, kind, sent);
         assert_eq!(body["Status"], "SUCCESS", "{kind}");
         assert_eq!(body["PhysicalResourceId"], "probe-Probe", "{kind}");
@@ -105,7 +105,10 @@ fn success_answers_success_once_with_data() {
 fn aws_error_fails_create_and_its_rollback_delete_touches_nothing() {
     let s = probe();
     let url = response_url(&s.receiver, "create");
-    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({"Behaviour": "AwsError"})));
+    let sent = invoke_ok(
+        &s,
+        &CfnRequest::sample("cr-probe", "create", &url).patch_properties(json!({"Behaviour": "AwsError"})).build(),
+    );
     let body = only_response(&s, "create", sent);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
@@ -119,7 +122,8 @@ fn aws_error_fails_create_and_its_rollback_delete_touches_nothing() {
     // even though the probe's Delete would call ListQueues.
     s.proxy.reset();
     let url = response_url(&s.receiver, "rollback");
-    let mut delete = cfn_request("delete", &url, json!({"Behaviour": "Succeed"}));
+    let mut delete =
+        CfnRequest::sample("cr-probe", "delete", &url).patch_properties(json!({"Behaviour": "Succeed"})).build();
     delete["PhysicalResourceId"] = json!(placeholder);
     let sent = invoke_ok(&s, &delete);
     let body = only_response(&s, "rollback", sent);
@@ -156,7 +160,7 @@ fn bad_properties_fail_with_one_clear_line() {
     ];
     for (name, kind, props, expected) in cases {
         let url = response_url(&s.receiver, name);
-        let sent = invoke_ok(&s, &cfn_request(kind, &url, props));
+        let sent = invoke_ok(&s, &CfnRequest::sample("cr-probe", kind, &url).patch_properties(props).build());
         let body = only_response(&s, name, sent);
         assert_eq!(body["Status"], "FAILED", "{name}");
         let reason = body["Reason"].as_str().unwrap();
@@ -173,7 +177,10 @@ fn bad_properties_fail_with_one_clear_line() {
 
 fn panic_is_answered(s: &Setup) {
     let url = response_url(&s.receiver, "panic");
-    let sent = invoke_ok(s, &cfn_request("create", &url, json!({"Behaviour": "Panic"})));
+    let sent = invoke_ok(
+        s,
+        &CfnRequest::sample("cr-probe", "create", &url).patch_properties(json!({"Behaviour": "Panic"})).build(),
+    );
     let body = only_response(s, "panic", sent);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
@@ -181,7 +188,7 @@ fn panic_is_answered(s: &Setup) {
 
     // The process survived: the next request is served by the same runtime.
     let url = response_url(&s.receiver, "after-panic");
-    let sent = invoke_ok(s, &cfn_request("create", &url, json!({})));
+    let sent = invoke_ok(s, &CfnRequest::sample("cr-probe", "create", &url).build());
     assert_eq!(only_response(s, "after-panic", sent)["Status"], "SUCCESS");
     let logs = s.lambda.logs();
     assert!(!logs.contains("Runtime.ExitError"), "the runtime exited:\n{logs}");
@@ -203,7 +210,9 @@ fn panic_is_answered_failed_by_the_shipped_artifact() {
 fn hang_is_answered_before_the_deadline() {
     let s = probe();
     let url = response_url(&s.receiver, "hang");
-    let invocation = s.lambda.invoke_json(&cfn_request("create", &url, json!({"Behaviour": "Hang"})));
+    let invocation = s.lambda.invoke_json(
+        &CfnRequest::sample("cr-probe", "create", &url).patch_properties(json!({"Behaviour": "Hang"})).build(),
+    );
     assert_eq!(invocation.status, 200);
     assert_eq!(invocation.body.trim(), "null", "answered, not killed by the timeout: {invocation:?}");
     let body = only_response(&s, "hang", invocation.sent_at);
@@ -219,7 +228,7 @@ fn response_put_is_retried_until_it_lands() {
     let s = probe();
     s.receiver.fail_next(2, 500);
     let url = response_url(&s.receiver, "retried");
-    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    let sent = invoke_ok(&s, &CfnRequest::sample("cr-probe", "create", &url).build());
     let all = s.receiver.received_at("/cloudformation-custom-resource-response/retried");
     let statuses: Vec<u16> = all.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [500, 500, 200], "two failures, then it lands");
@@ -233,7 +242,12 @@ fn oversized_responses_are_cut_to_fit() {
     let s = probe();
     // A reason of 10,000 characters: cut, still valid JSON, still ending with the log stream.
     let url = response_url(&s.receiver, "long-reason");
-    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({"Behaviour": "LongReason", "ReasonLength": "10000"})));
+    let sent = invoke_ok(
+        &s,
+        &CfnRequest::sample("cr-probe", "create", &url)
+            .patch_properties(json!({"Behaviour": "LongReason", "ReasonLength": "10000"}))
+            .build(),
+    );
     let body = only_response(&s, "long-reason", sent);
     assert_eq!(body["Status"], "FAILED");
     assert!(body["Reason"].as_str().unwrap().starts_with("a deliberately long reason: 0123456789"));
@@ -241,7 +255,10 @@ fn oversized_responses_are_cut_to_fit() {
 
     // Attributes too big for the body: dropped, and the reason says so.
     let url = response_url(&s.receiver, "big-data");
-    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({"DataBytes": 5000})));
+    let sent = invoke_ok(
+        &s,
+        &CfnRequest::sample("cr-probe", "create", &url).patch_properties(json!({"DataBytes": 5000})).build(),
+    );
     let body = only_response(&s, "big-data", sent);
     assert_eq!(body["Status"], "SUCCESS");
     assert!(body.get("Data").is_none());
@@ -254,7 +271,7 @@ fn oversized_responses_are_cut_to_fit() {
 fn bad_envelopes_never_panic() {
     let s = probe();
     // No ResponseURL: nobody to answer; one log line and an error result.
-    let mut no_url = cfn_request("create", "http://unused.invalid/", json!({}));
+    let mut no_url = CfnRequest::sample("cr-probe", "create", "http://unused.invalid/").build();
     no_url.as_object_mut().unwrap().remove("ResponseURL");
     let invocation = s.lambda.invoke_json(&no_url);
     assert_eq!(invocation.status, 200);
@@ -270,7 +287,7 @@ fn bad_envelopes_never_panic() {
 
     // A ResponseURL but an unusable envelope: answered FAILED there.
     let url = response_url(&s.receiver, "bad-type");
-    let mut bad_type = cfn_request("create", &url, json!({}));
+    let mut bad_type = CfnRequest::sample("cr-probe", "create", &url).build();
     bad_type["RequestType"] = json!("Upsert");
     let sent = invoke_ok(&s, &bad_type);
     let body = only_response(&s, "bad-type", sent);
@@ -290,7 +307,7 @@ fn assert_refused(s: &Setup, request: &Value, why: &str) {
     let invocation = s.lambda.invoke_json(request);
     assert_eq!(invocation.status, 200, "{invocation:?}");
     assert!(invocation.body.contains("InvalidRequest") && invocation.body.contains(why), "{why}: {invocation:?}");
-    assert!(!invocation.body.contains(harness::SIGNATURE), "the URL's signature is not in the error");
+    assert!(!invocation.body.contains(testbed::SIGNATURE), "the URL's signature is not in the error");
 }
 
 #[test]
@@ -298,7 +315,11 @@ fn response_urls_off_aws_s3_are_refused_with_one_line_and_nothing_is_sent_or_don
     // Without the test-only setting, even the receiver on 127.0.0.1 is refused.
     let strict = start_with(binary("cr-probe"), &[("TEST_ONLY_LOOPBACK_RESPONSE_URL", "0")]);
     let url = response_url(&strict.receiver, "loopback");
-    assert_refused(&strict, &cfn_request("create", &url, json!({})), "ResponseURL uses http, not https");
+    assert_refused(
+        &strict,
+        &CfnRequest::sample("cr-probe", "create", &url).build(),
+        "ResponseURL uses http, not https",
+    );
     strict.lambda.settled(1);
     let lines = strict.lambda.function_lines();
     assert_eq!(lines.len(), 1, "one log line: {lines:#?}");
@@ -310,7 +331,7 @@ fn response_urls_off_aws_s3_are_refused_with_one_line_and_nothing_is_sent_or_don
     // With it, only loopback is added: the metadata service, a look-alike host and plain http
     // to S3 are refused, and so is an unusable envelope's URL (no FAILED is sent there).
     let s = probe();
-    let signed = |url: &str| format!("{url}?X-Amz-Signature={}", harness::SIGNATURE);
+    let signed = |url: &str| format!("{url}?X-Amz-Signature={}", testbed::SIGNATURE);
     let s3 = "cloudformation-custom-resource-response-useast1.s3.amazonaws.com";
     let cases = [
         (signed("https://169.254.169.254/latest/meta-data/iam/security-credentials/"), "not an AWS S3 host"),
@@ -318,9 +339,9 @@ fn response_urls_off_aws_s3_are_refused_with_one_line_and_nothing_is_sent_or_don
         (signed(&format!("http://{s3}/x")), "uses http, not https"),
     ];
     for (url, why) in &cases {
-        assert_refused(&s, &cfn_request("create", url, json!({})), why);
+        assert_refused(&s, &CfnRequest::sample("cr-probe", "create", url).build(), why);
     }
-    let mut unusable = cfn_request("create", &cases[0].0, json!({}));
+    let mut unusable = CfnRequest::sample("cr-probe", "create", &cases[0].0).build();
     unusable["RequestType"] = json!("Upsert");
     assert_refused(&s, &unusable, "not an AWS S3 host");
     s.lambda.settled(cases.len() + 1);
@@ -337,7 +358,7 @@ fn injected_aws_faults_are_answered_with_action_and_code() {
     // The JSON protocol's error shape (SQS), once; the retry of the stack would then succeed.
     s.proxy.add_rule(json!({"action": "sqs:ListQueues", "times": 1, "status": 400, "code": "AccessDenied", "message": "User is not authorized to perform: sqs:ListQueues"}));
     let url = response_url(&s.receiver, "denied");
-    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    let sent = invoke_ok(&s, &CfnRequest::sample("cr-probe", "create", &url).build());
     let body = only_response(&s, "denied", sent);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
@@ -346,7 +367,7 @@ fn injected_aws_faults_are_answered_with_action_and_code() {
     // An AWS call slower than the time left: the guard answers, naming the step.
     s.proxy.add_rule(json!({"action": "sqs:ListQueues", "times": 1, "delay_ms": 6000}));
     let url = response_url(&s.receiver, "slow");
-    let sent = invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    let sent = invoke_ok(&s, &CfnRequest::sample("cr-probe", "create", &url).build());
     let body = only_response(&s, "slow", sent);
     assert_eq!(body["Status"], "FAILED");
     let reason = body["Reason"].as_str().unwrap();
@@ -359,7 +380,7 @@ fn logs_are_json_lines_with_the_request() {
     // As in Lambda: LOG_FORMAT unset means JSON.
     let s = start_with(binary("cr-probe"), &[("LOG_FORMAT", "json")]);
     let url = response_url(&s.receiver, "json");
-    invoke_ok(&s, &cfn_request("create", &url, json!({})));
+    invoke_ok(&s, &CfnRequest::sample("cr-probe", "create", &url).build());
     let logs = s.lambda.logs();
     let delivered: Vec<Value> = logs
         .lines()

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use harness::alerts::{AlertsRig, WEBHOOK_TOKEN, event};
-use harness::free_port;
-use harness::outcome;
 use serde_json::{Value, json};
+use testbed::alerts::{AlertsRig, WEBHOOK_TOKEN, event};
+use testbed::free_port;
+use testbed::outcome;
 
 const FORMATS: [&str; 5] = ["slack", "teams", "chime", "discord", "generic"];
 

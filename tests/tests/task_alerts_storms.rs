@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use harness::alerts::{AlertsRig, event};
-use harness::{Invocation, Lambda, outcome};
 use serde_json::{Value, json};
+use testbed::alerts::{AlertsRig, event};
+use testbed::{Invocation, Lambda, outcome};
 
 const TASK_ID: &str = "5f6c1a2b3d4e4f5a8b9c0d1e2f3a4b5c";
 

@@ -1,9 +1,9 @@
 //! `Custom::VpcPeering` end to end: the built function in the Lambda emulator, moto behind the
 //! counting proxy, the responses at the receiver. Tests seed and read moto directly.
 
-use harness::ec2::{connection, peering_realism, route_to_gateway, routes, table, vpc};
-use harness::{Aws, Rig};
 use serde_json::{Value, json};
+use testbed::ec2::{connection, peering_realism, route_to_gateway, routes, table, vpc};
+use testbed::{Aws, Rig};
 
 const PEER_ACCOUNT: &str = "222222222222";
 

@@ -2,13 +2,13 @@
 //! (the old connection and its routes still there during the Update), a peer role removed before
 //! the Delete, properties an upgrade renamed, a rollback before EC2 shows the connection, and
 //! route tables with propagated routes, prefix lists and a full quota. Every test runs under the
-//! proxy's AWS-realism rules (`tests/harness/realism.py`: a new connection not visible at first,
+//! proxy's AWS-realism rules (`tests/servers/realism.py`: a new connection not visible at first,
 //! the accepter's region lagging, CIDR blocks missing from the first describe), and its fault
 //! rules play AWS's error codes.
 
-use harness::Rig;
-use harness::ec2::{Vpc, connection, peering_realism, routes, table, vpc};
 use serde_json::{Value, json};
+use testbed::Rig;
+use testbed::ec2::{Vpc, connection, peering_realism, routes, table, vpc};
 
 const PEER_ACCOUNT: &str = "222222222222";
 

@@ -1,12 +1,12 @@
 //! `Custom::VpcPeering` at AWS's request rates (issue #17): the proxy meters every call with a
-//! token bucket per account, Region and action, as EC2 does (tests/harness/rates.py), here ten
+//! token bucket per account, Region and action, as EC2 does (tests/servers/rates.py), here ten
 //! times faster than AWS refills them (the same bursts) so CI keeps its time. The function's
 //! pacing is not told: it follows what it meets. Nothing here is timed; `bench/run` shows the
 //! times at AWS's own rates.
 
-use harness::ec2::{routes, table, vpc};
-use harness::{Aws, Rig};
 use serde_json::{Value, json};
+use testbed::ec2::{routes, table, vpc};
+use testbed::{Aws, Rig};
 
 const PEER_ACCOUNT: &str = "222222222222";
 /// How much faster than AWS the proxy's buckets refill.
@@ -14,7 +14,7 @@ const SCALE: u32 = 10;
 
 /// A VPC with six blocks (its primary, four secondaries and an IPv6 block) and `tables` route
 /// tables, in `aws`'s account.
-fn site(aws: &Aws, region: &str, second_octet: u32, tables: usize) -> (harness::ec2::Vpc, Vec<String>) {
+fn site(aws: &Aws, region: &str, second_octet: u32, tables: usize) -> (testbed::ec2::Vpc, Vec<String>) {
     let ec2 = aws.ec2(region);
     let secondary: Vec<String> = (1..=4).map(|i| format!("10.{}.0.0/16", second_octet + i)).collect();
     let secondary: Vec<&str> = secondary.iter().map(String::as_str).collect();
@@ -82,7 +82,7 @@ fn two_hundred_and_forty_routes_in_one_bucket_create_update_and_delete() {
     let body = w.send("delete", "delete", &properties, Some(&pcx), None);
     assert_eq!(body["Status"], "SUCCESS", "{body}");
     assert_eq!((routed(&w.aws, "us-east-1", &a, &pcx), routed(&w.aws, "us-east-1", &p, &pcx)), (0, 0));
-    assert_eq!(harness::ec2::connection(&w.aws, &ec2, &pcx).0, "deleted");
+    assert_eq!(testbed::ec2::connection(&w.aws, &ec2, &pcx).0, "deleted");
 }
 
 #[test]

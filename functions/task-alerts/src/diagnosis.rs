@@ -145,7 +145,7 @@ impl Category {
         self.about().words
     }
 
-    /// The fix, as AWS's documentation gives it (shared/stopped-reasons/fix-hints.md).
+    /// The fix, as AWS's documentation gives it (gathered with the stop-reason corpus kept outside this repo).
     pub fn hint(self) -> &'static str {
         self.about().hint
     }

@@ -3,7 +3,7 @@
 //! - [`diagnosis`]: the pure part. A stopped task (an EventBridge "ECS Task State Change" `detail`, or
 //!   one element of `describe-tasks`' `tasks`) in, a category, a one-line summary, the fix hint and the
 //!   verbatim evidence out. The precedence is an ordered rule table, table-tested against the real
-//!   reasons in `shared/stopped-reasons/`.
+//!   reasons of the stop-reason corpus kept outside this repo.
 //! - [`message`]: the alert rendered for SNS, Amazon Q Developer and each chat webhook (pure).
 //! - [`triage`]: which events become alerts (pure): STOPPED tasks of watched clusters, not ignored.
 //! - [`config`]: the environment, read once. [`webhook`]: the secret's value and the POST.

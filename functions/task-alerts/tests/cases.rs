@@ -1,16 +1,22 @@
-//! Every real stopped reason in `shared/stopped-reasons/cases.tsv`, wrapped in a real-shaped
-//! EventBridge event and piped through the built `explain-stop`, must get its expected category.
+//! Every real stopped reason of the stop-reason corpus kept outside this repo, wrapped in a
+//! real-shaped EventBridge event and piped through the built `explain-stop`, must get its expected
+//! category.
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Map, Value, json};
 
-/// Copies of the team's `shared/stopped-reasons/cases.tsv` and AWS's example event, so a clone
-/// tests on its own; `the_copies_match_the_team_folder` catches drift where that folder is beside it.
-const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/stopped-reasons.tsv");
-const TEMPLATE: &str =
-    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ecs-task-state-change.ec2-container-stopped.json");
+/// Copies of the stop-reason corpus kept outside this repo and of AWS's example event kept with it,
+/// in the repo's test fixtures so a clone tests on its own; `the_copies_match_the_team_folder`
+/// catches drift where the corpus is at hand.
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/task-alerts/stopped-reasons.tsv");
+const TEMPLATE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/task-alerts/ecs-task-state-change.ec2-container-stopped.json"
+);
+/// Where the stop-reason corpus kept outside this repo is, when it is there: the one place its
+/// path is written.
 const TEAM_FOLDER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
 
 /// Tab-separated rows; a field may be double-quoted, with `""` for a quote inside.

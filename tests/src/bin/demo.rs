@@ -2,12 +2,12 @@
 //! Starts moto (behind the counting proxy), a receiver standing in for CloudFormation, and the
 //! Lambda emulator for each function; stops them all on exit.
 
-use harness::alerts::AlertsRig;
-use harness::ec2::{
+use serde_json::{Value, json};
+use testbed::alerts::AlertsRig;
+use testbed::ec2::{
     connection, group_rules, interface_endpoint, routes, s3_gateway, security_group, subnet, table, vpc,
 };
-use harness::{Aws, Lambda, Moto, Proxy, Receiver, binary, cfn_event, cfn_request, response_url};
-use serde_json::{Value, json};
+use testbed::{Aws, CfnRequest, Lambda, Moto, Proxy, Receiver, binary, response_url};
 
 fn main() {
     let moto = Moto::start();
@@ -31,7 +31,7 @@ fn main() {
 /// (4 s timeout here) drains it across runs through the continuation queue while the demo plays
 /// ECS, stopping the api tasks after 5 s; then the action completes once.
 fn lifecycle_drain() {
-    use harness::drain::{DrainRig, HOOK};
+    use testbed::drain::{DrainRig, HOOK};
     println!(
         "\n== lifecycle-drain: i-… in cluster prod is terminating; its api tasks take longer than one run to move"
     );
@@ -180,7 +180,7 @@ fn task_alerts() {
     println!("\n-- EventBridge delivers the api stop again: {}", alert(&events[0]));
     let again = stopped_in_moto(&rig, &ecs, &stops[0]);
     println!("-- another api task runs out of memory (same storm): {}", alert(&again));
-    let running = harness::alerts::event("running");
+    let running = testbed::alerts::event("running");
     println!("\n-- a task reaches RUNNING: {}", lambda.invoke_json(&running).body);
 
     println!("\nSNS topic, as moto delivered it:");
@@ -227,7 +227,7 @@ fn stopped_in_moto(rig: &AlertsRig, ecs: &aws_sdk_ecs::Client, stop: &Stop) -> V
         rig.container_output(stop.family, task_id, &stop.last_lines.iter().map(|l| l.to_string()).collect::<Vec<_>>());
     }
 
-    let mut event = harness::alerts::event(stop.fixture);
+    let mut event = testbed::alerts::event(stop.fixture);
     let detail = &mut event["detail"];
     detail["taskArn"] = json!(task_arn);
     detail["clusterArn"] = json!("arn:aws:ecs:us-east-1:123456789012:cluster/prod");
@@ -317,7 +317,12 @@ fn step_through(
     proxy.reset();
     let function = if name.starts_with("peering") { "vpc-peering" } else { "endpoint-access" };
     let old = (!old.is_null()).then_some(old);
-    let request = cfn_event(function, event, &response_url(receiver, name), props, physical_id, old);
+    let request = CfnRequest::sample(function, event, &response_url(receiver, name))
+        .in_test_stack()
+        .properties(props)
+        .old_properties(old)
+        .physical_id(physical_id)
+        .build();
     let invocation = lambda.invoke_json(&request);
     let path = format!("/cloudformation-custom-resource-response/{name}");
     let answer = receiver.received_at(&path).pop().map(|r| r.json()).unwrap_or(Value::Null);
@@ -403,7 +408,8 @@ fn protocol_probe(proxy: &Proxy, receiver: &Receiver) {
     let mut placeholder = String::new();
     for (name, kind, props) in steps {
         proxy.reset();
-        let mut request = cfn_request(kind, &response_url(receiver, name), props.clone());
+        let mut request =
+            CfnRequest::sample("cr-probe", kind, &response_url(receiver, name)).patch_properties(props.clone()).build();
         if name == "rollback" {
             request["PhysicalResourceId"] = json!(placeholder);
         }

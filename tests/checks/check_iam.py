@@ -4,7 +4,7 @@ enforces IAM): run by `make test` after `cargo test`.
     python check_iam.py [--require-all] [--region us-east-1] template.yaml target/iam-calls/
     python check_iam.py --self-test
 
-The proxy records every AWS call of each function (tests/harness/iam_calls.py: action, account,
+The proxy records every AWS call of each function (tests/servers/iam_calls.py: action, account,
 region, the ARNs IAM authorizes it against). Each call must be allowed by its function's role in
 template.yaml, found by the function's `Metadata.BuildProperties.Binary` (its `Policies`, or the
 `AWS::IAM::Role` its `Role` names). Calls made with credentials from `sts:AssumeRole` (the peering
@@ -41,7 +41,9 @@ import sys
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The proxy's records are read back with the proxy's own module (tests/servers/iam_calls.py).
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "servers")]
 from check_policies import WITHOUT_RESOURCE_LEVEL  # noqa: E402
 from iam_calls import action_matches, arn_matches, call_of  # noqa: E402
 

@@ -1,4 +1,4 @@
-//! The harness's own components, checked directly: the lifecycle actions the moto launcher
+//! The Python servers (tests/servers/), checked directly: the lifecycle actions the moto launcher
 //! adds, the proxy's counting and fault rules, and its model of AWS's request-rate buckets. (The
 //! Lambda emulator and the receiver are exercised by every protocol test.)
 
@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use harness::{Aws, Moto, Proxy, agent, ec2};
 use serde_json::json;
 use shared::aws::AwsFailure;
+use testbed::{Aws, Moto, Proxy, agent, ec2};
 
 /// The SigV4 header shape the proxy reads the service from; moto does not check signatures.
 const SIGV4: &str =
