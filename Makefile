@@ -14,12 +14,16 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
-.PHONY: all venv tools checks-venv build probe-artifact artifacts template package lint test unit demo bench clean
+.PHONY: all help venv tools checks-venv build probe-artifact artifacts template package lint test unit demo bench clean
 
 all: test
 
+# `make help`: every target with its line (the `## ` comment after the target's colon).
+help: ## list the targets, one line each
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | expand -t 16
+
 # moto[server], aws-sam-cli (its Lambda emulator) and cargo-lambda, pinned.
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed ## the Python venv: moto, SAM CLI (its Lambda emulator), cargo-lambda
 $(VENV)/.installed: tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
@@ -27,25 +31,25 @@ $(VENV)/.installed: tests/requirements.txt
 
 # cargo-hakari, pinned, for the drift check in `make lint` (its own build: ~1.5 min on 2 cores).
 HAKARI_VERSION := 0.9.39
-tools: $(TOOLS)/bin/cargo-hakari
+tools: $(TOOLS)/bin/cargo-hakari ## cargo-hakari, pinned, into .tools
 $(TOOLS)/bin/cargo-hakari:
 	$(CARGO) install --quiet --locked --root $(TOOLS) cargo-hakari --version $(HAKARI_VERSION)
 
 # Dev builds of every function (and the test-only cr-probe) for the emulator.
-build:
+build: ## dev builds of every function, for the emulator
 	$(CARGO) build --workspace --bins
 
 # What ships, built as `sam build` builds it: `cargo lambda build --release`.
-artifacts: venv
+artifacts: venv ## the release artifacts that ship, as sam build builds them
 	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
 
 # The one release artifact the tests run (the protocol's panic test, as it ships).
-probe-artifact: venv
+probe-artifact: venv ## the release cr-probe the protocol tests run
 	$(CARGO) lambda build --release --package cr-probe
 
 # checkov, pinned, in its own venv: its dependencies must not move moto's or SAM's.
 CHECKS_VENV := .venv-checks
-checks-venv: $(CHECKS_VENV)/.installed
+checks-venv: $(CHECKS_VENV)/.installed ## checkov's own venv
 $(CHECKS_VENV)/.installed: tests/checks/requirements.txt
 	$(PYTHON) -m venv $(CHECKS_VENV)
 	$(CHECKS_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/checks/requirements.txt
@@ -54,46 +58,50 @@ $(CHECKS_VENV)/.installed: tests/checks/requirements.txt
 # The SAM template: cfn-lint (`sam validate --lint`), checkov (every skip is explained in the
 # template, next to the resource), and our least-privilege check (no `Action: "*"`; `Resource:
 # "*"` only for actions without resource-level permissions, with a comment).
-template: venv checks-venv
+template: venv checks-venv ## check template.yaml: cfn-lint, checkov, least privilege
 	sam validate --lint --template template.yaml
 	$(CHECKS_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download --compact --quiet
 	$(VENV)/bin/python tests/checks/check_policies.py template.yaml
 
 # The stack built as `sam build` builds it for users (x86_64 here, to reuse the artifacts above;
 # the stack's default is arm64: `sam build` alone).
-package: template artifacts
+package: template artifacts ## the stack, built by sam build
 	sam build --parameter-overrides Architecture=x86_64
 
-# Formatting and clippy, warnings as errors; then one feature set for every build: each crate
+# Formatting, clippy (the lints are `[workspace.lints]` in Cargo.toml) and the doc comments
+# (`cargo doc`: broken links, bare URLs), warnings as errors; then one feature set for every build: each crate
 # depends on workspace-hack/, which cargo-hakari keeps at the union of every build's features,
 # so `make build`, `make test`, `make demo`, `bench/run` and `sam build` compile each dependency
 # once (per profile). Changing a crate's dependencies or features without `cargo hakari generate`
 # fails here.
-lint: tools
+lint: tools ## rustfmt, clippy, cargo doc and the feature-set drift check
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --quiet
 	$(CARGO) hakari generate --diff
 	$(CARGO) hakari manage-deps --dry-run
 
-unit:
-	$(CARGO) test --workspace --lib --bins
+# The pure and mocked tests (planners, parsers, renderers, the SDK calls' error mapping through
+# aws-smithy-mocks): no emulator, no moto; seconds once built.
+unit: ## the fast tests: pure and mocked, no emulator (seconds after a build)
+	$(CARGO) test --workspace --exclude testbed --lib --bins --tests
 
 # Then IAM as AWS enforces it: every AWS call the tests saw each function make (recorded by the
 # proxy under target/iam-calls/, cleared first) must be allowed by its role in template.yaml.
-test: venv build probe-artifact template
+test: venv build probe-artifact template ## every test: unit, emulator and moto, the IAM check
 	rm -rf target/iam-calls
 	$(VENV)/bin/python tests/checks/check_iam.py --self-test
 	$(VENV)/bin/python tests/servers/rates.py --self-test
 	$(CARGO) test --workspace --all-targets
 	$(VENV)/bin/python tests/checks/check_iam.py --require-all template.yaml target/iam-calls
 
-demo: venv build
+demo: venv build ## the local demo of every function
 	@$(CARGO) run --quiet -p testbed --bin demo
 
 # The benchmark table (see bench/README.md).
-bench:
+bench: ## the benchmark table (bench/README.md)
 	bench/run
 
-clean:
+clean: ## remove the builds, the venvs and the tools
 	$(CARGO) clean
 	rm -rf $(VENV) $(CHECKS_VENV) .venv-bench $(TOOLS)

@@ -47,7 +47,7 @@ fn pem(der: &[u8]) -> Vec<u8> {
 }
 
 /// The HTTP client of one process: give [`Self::sdk`] to the SDK's config and use
-/// [`Self::send`] for the requests the SDK does not make.
+/// [`Self::deliver`] for the requests the SDK does not make.
 #[derive(Clone)]
 pub struct Http {
     sdk: SharedHttpClient,

@@ -38,7 +38,7 @@ pub fn serves(service_name: &str, region: &str, name: &str) -> bool {
 
 /// The names S3's gateway prefix list may carry in `region`, the documented one first: AWS lists
 /// it as `com.amazonaws.<region>.s3`, in the China regions too
-/// (https://docs.amazonaws.cn/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html);
+/// (<https://docs.amazonaws.cn/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html>);
 /// the `cn.com.amazonaws` form is asked for as well, in case AWS names it as its endpoint services.
 pub fn s3_prefix_list_names(region: &str) -> [String; 2] {
     [format!("com.amazonaws.{region}.s3"), format!("cn.com.amazonaws.{region}.s3")]

@@ -3,10 +3,10 @@
 //!
 //! A topic encrypted with a customer-managed key takes publishes only from principals allowed
 //! `kms:GenerateDataKey*` and `kms:Decrypt` on that key (Amazon SNS Developer Guide, "Key management",
-//! https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#sns-what-permissions-for-sse);
+//! <https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#sns-what-permissions-for-sse>);
 //! the stack grants them with its `AlertTopicKmsKeyArn` parameter. Publish answers the codes below
 //! (Amazon SNS API Reference, Publish, "Errors":
-//! https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors). The message
+//! <https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors>). The message
 //! usually names the key ARN (`… is not authorized to perform: kms:GenerateDataKey on resource:
 //! arn:aws:kms:…:key/…`), but not always: it can be KMS's bare "The ciphertext refers to a customer
 //! master key that does not exist …" or even `null (Service: AWSKMS; …)` (aws/aws-cdk#24337,
