@@ -65,13 +65,34 @@ impl AwsFailure {
     }
 
     /// The service's request-rate limit answered, in any service's words: EC2's
-    /// `RequestLimitExceeded`, `ThrottlingException` (ECS, DynamoDB, SQS), `Throttling` (Auto
-    /// Scaling, STS), SNS's `Throttled`, `TooManyRequestsException` (Lambda).
+    /// `RequestLimitExceeded` ("Error codes for the Amazon EC2 API"); the common
+    /// `ThrottlingException` ("Common Errors" of the ECS, DynamoDB, CloudWatch Logs and Secrets
+    /// Manager API references), `Throttling` as the query services say it (Auto Scaling, STS);
+    /// SQS's `RequestThrottled`, SNS's `Throttled`, KMS's `KMSThrottling` as SNS passes it on, and
+    /// `TooManyRequestsException` (Lambda). Also DynamoDB's `ProvisionedThroughputExceededException`
+    /// (the table's capacity, not the API's rate, but the DynamoDB API reference says to retry it
+    /// with backoff, and the SDK's own retry counts it as throttling).
     pub fn is_throttling(&self) -> bool {
-        self.code.contains("Throttl")
-            || self.code_is("RequestLimitExceeded")
-            || self.code_is("TooManyRequestsException")
-            || self.code_is("RequestThrottled")
+        const THROTTLING: &[&str] = &[
+            "RequestLimitExceeded",
+            "TooManyRequestsException",
+            "RequestThrottled",
+            "ProvisionedThroughputExceededException",
+        ];
+        self.code.contains("Throttl") || THROTTLING.iter().any(|code| self.code_is(code))
+    }
+
+    /// The caller may not do this, in any service's words, so the hint can name the permission:
+    /// EC2's `UnauthorizedOperation` ("Error codes for the Amazon EC2 API"); the common
+    /// `AccessDeniedException` ("Common Errors": ECS, DynamoDB, CloudWatch Logs, Secrets Manager),
+    /// `AccessDenied` as the query services say it (STS, SQS, Auto Scaling); and SNS's
+    /// `AuthorizationError` ("Publish" in the SNS API reference). Any code containing
+    /// `AccessDenied` counts, so KMS's `KMSAccessDenied` as SNS passes it on does too: a caller
+    /// that must tell the key from the call (task-alerts' publish) decides that first.
+    pub fn is_access_denied(&self) -> bool {
+        self.code.contains("AccessDenied")
+            || self.code_is("UnauthorizedOperation")
+            || self.code_is("AuthorizationError")
     }
 
     /// Worth another try: throttling, AWS's own 5xx codes, and calls that got no usable answer.
@@ -172,4 +193,56 @@ fn iam_action(service: &str, operation: &str) -> String {
 /// (`vpc-0a1b2c3d`, `sg-0123456789abcdef0`). A shape check only: it says nothing of existence.
 pub fn is_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix).is_some_and(|rest| rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: &str) -> AwsFailure {
+        AwsFailure { action: "ec2:CreateRoute", code: code.into(), message: String::new() }
+    }
+
+    /// Each code as the services spell it: (code, throttling, access denied, transient).
+    #[test]
+    fn what_each_code_means() {
+        let table = [
+            ("RequestLimitExceeded", true, false, true),
+            ("ThrottlingException", true, false, true),
+            ("Throttling", true, false, true),
+            ("RequestThrottled", true, false, true),
+            ("Throttled", true, false, true),
+            ("KMSThrottling", true, false, true),
+            ("TooManyRequestsException", true, false, true),
+            ("ProvisionedThroughputExceededException", true, false, true),
+            ("UnauthorizedOperation", false, true, false),
+            ("AccessDenied", false, true, false),
+            ("AccessDeniedException", false, true, false),
+            ("AuthorizationError", false, true, false),
+            ("KMSAccessDenied", false, true, false),
+            ("InternalError", false, false, true),
+            ("ServiceUnavailable", false, false, true),
+            ("Timeout", false, false, true),
+            ("ConnectionError", false, false, true),
+            ("InvalidVpcID.NotFound", false, false, false),
+            ("RouteAlreadyExists", false, false, false),
+            ("ConditionalCheckFailedException", false, false, false),
+            ("ResourceNotFoundException", false, false, false),
+            ("ValidationError", false, false, false),
+        ];
+        for (code, throttling, denied, transient) in table {
+            let f = failure(code);
+            assert_eq!(f.is_throttling(), throttling, "{code}: throttling");
+            assert_eq!(f.is_access_denied(), denied, "{code}: access denied");
+            assert_eq!(f.is_transient(), transient, "{code}: transient");
+        }
+    }
+
+    #[test]
+    fn codes_compare_without_case() {
+        assert!(failure("InvalidVpcId.NotFound").code_is("InvalidVpcID.NotFound"));
+        assert!(failure("unauthorizedoperation").is_access_denied());
+        assert!(failure("requestlimitexceeded").is_throttling());
+        assert!(!failure("InvalidVpcID.NotFound").code_is("InvalidVpcID.Malformed"));
+    }
 }
