@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, SdkConfig};
-
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -114,6 +114,19 @@ impl AwsFailure {
     pub fn code_is(&self, code: &str) -> bool {
         self.code.eq_ignore_ascii_case(code)
     }
+}
+
+/// Every item of a paginated read, all its pages (`client.describe_…().into_paginator().items()
+/// .send()`): the first page that fails fails the read, named by `action`.
+pub async fn every_item<T, E, R>(
+    action: &'static str,
+    items: PaginationStream<Result<T, SdkError<E, R>>>,
+) -> Result<Vec<T>, AwsFailure>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    items.collect::<Result<Vec<T>, _>>().await.map_err(AwsFailure::of(action))
 }
 
 /// Keeps track of the AWS calls waiting for an answer, so that a deadline can name the one that
