@@ -5,7 +5,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -23,6 +24,19 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 /// its HTTP client is the process's one ([`crate::http::Http::sdk`] or [`crate::http::sdk_client`]).
 pub async fn sdk_config(http: SharedHttpClient) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
+}
+
+/// The configuration of a unit test's clients: Region us-east-1, made-up credentials, no retries
+/// (what a test scripts is the answer), and `http` to answer in AWS's place (`aws_smithy_mocks`'
+/// `create_mock_http_client()`, its rules on each client's config). No call leaves the process.
+pub async fn test_config(http: SharedHttpClient) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .test_credentials()
+        .retry_config(RetryConfig::disabled())
+        .http_client(http)
+        .load()
+        .await
 }
 
 /// A failed AWS call: which action, AWS's error code, and its message. Crates wrap it in their

@@ -410,3 +410,7 @@ fn rule(r: &SecurityGroupRule) -> Option<Rule> {
 #[cfg(test)]
 #[path = "ec2_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ec2_error_tests.rs"]
+mod error_tests;

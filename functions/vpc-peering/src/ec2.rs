@@ -550,3 +550,7 @@ fn connection(p: &VpcPeeringConnection) -> Connection {
         accepter_region: accepter.and_then(|i| i.region()).unwrap_or_default().into(),
     }
 }
+
+#[cfg(test)]
+#[path = "ec2_tests.rs"]
+mod tests;
