@@ -5,8 +5,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, SdkConfig};
-
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -23,6 +24,19 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 /// its HTTP client is the process's one ([`crate::http::Http::sdk`] or [`crate::http::sdk_client`]).
 pub async fn sdk_config(http: SharedHttpClient) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).http_client(http).load().await
+}
+
+/// The configuration of a unit test's clients: Region us-east-1, made-up credentials, no retries
+/// (what a test scripts is the answer), and `http` to answer in AWS's place (`aws_smithy_mocks`'
+/// `create_mock_http_client()`, its rules on each client's config). No call leaves the process.
+pub async fn test_config(http: SharedHttpClient) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .test_credentials()
+        .retry_config(RetryConfig::disabled())
+        .http_client(http)
+        .load()
+        .await
 }
 
 /// A failed AWS call: which action, AWS's error code, and its message. Crates wrap it in their
@@ -65,13 +79,34 @@ impl AwsFailure {
     }
 
     /// The service's request-rate limit answered, in any service's words: EC2's
-    /// `RequestLimitExceeded`, `ThrottlingException` (ECS, DynamoDB, SQS), `Throttling` (Auto
-    /// Scaling, STS), SNS's `Throttled`, `TooManyRequestsException` (Lambda).
+    /// `RequestLimitExceeded` ("Error codes for the Amazon EC2 API"); the common
+    /// `ThrottlingException` ("Common Errors" of the ECS, DynamoDB, CloudWatch Logs and Secrets
+    /// Manager API references), `Throttling` as the query services say it (Auto Scaling, STS);
+    /// SQS's `RequestThrottled`, SNS's `Throttled`, KMS's `KMSThrottling` as SNS passes it on, and
+    /// `TooManyRequestsException` (Lambda). Also DynamoDB's `ProvisionedThroughputExceededException`
+    /// (the table's capacity, not the API's rate, but the DynamoDB API reference says to retry it
+    /// with backoff, and the SDK's own retry counts it as throttling).
     pub fn is_throttling(&self) -> bool {
-        self.code.contains("Throttl")
-            || self.code_is("RequestLimitExceeded")
-            || self.code_is("TooManyRequestsException")
-            || self.code_is("RequestThrottled")
+        const THROTTLING: &[&str] = &[
+            "RequestLimitExceeded",
+            "TooManyRequestsException",
+            "RequestThrottled",
+            "ProvisionedThroughputExceededException",
+        ];
+        self.code.contains("Throttl") || THROTTLING.iter().any(|code| self.code_is(code))
+    }
+
+    /// The caller may not do this, in any service's words, so the hint can name the permission:
+    /// EC2's `UnauthorizedOperation` ("Error codes for the Amazon EC2 API"); the common
+    /// `AccessDeniedException` ("Common Errors": ECS, DynamoDB, CloudWatch Logs, Secrets Manager),
+    /// `AccessDenied` as the query services say it (STS, SQS, Auto Scaling); and SNS's
+    /// `AuthorizationError` ("Publish" in the SNS API reference). Any code containing
+    /// `AccessDenied` counts, so KMS's `KMSAccessDenied` as SNS passes it on does too: a caller
+    /// that must tell the key from the call (task-alerts' publish) decides that first.
+    pub fn is_access_denied(&self) -> bool {
+        self.code.contains("AccessDenied")
+            || self.code_is("UnauthorizedOperation")
+            || self.code_is("AuthorizationError")
     }
 
     /// Worth another try: throttling, AWS's own 5xx codes, and calls that got no usable answer.
@@ -93,6 +128,19 @@ impl AwsFailure {
     pub fn code_is(&self, code: &str) -> bool {
         self.code.eq_ignore_ascii_case(code)
     }
+}
+
+/// Every item of a paginated read, all its pages (`client.describe_…().into_paginator().items()
+/// .send()`): the first page that fails fails the read, named by `action`.
+pub async fn every_item<T, E, R>(
+    action: &'static str,
+    items: PaginationStream<Result<T, SdkError<E, R>>>,
+) -> Result<Vec<T>, AwsFailure>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    items.collect::<Result<Vec<T>, _>>().await.map_err(AwsFailure::of(action))
 }
 
 /// Keeps track of the AWS calls waiting for an answer, so that a deadline can name the one that
@@ -172,4 +220,56 @@ fn iam_action(service: &str, operation: &str) -> String {
 /// (`vpc-0a1b2c3d`, `sg-0123456789abcdef0`). A shape check only: it says nothing of existence.
 pub fn is_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix).is_some_and(|rest| rest.len() >= 8 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: &str) -> AwsFailure {
+        AwsFailure { action: "ec2:CreateRoute", code: code.into(), message: String::new() }
+    }
+
+    /// Each code as the services spell it: (code, throttling, access denied, transient).
+    #[test]
+    fn what_each_code_means() {
+        let table = [
+            ("RequestLimitExceeded", true, false, true),
+            ("ThrottlingException", true, false, true),
+            ("Throttling", true, false, true),
+            ("RequestThrottled", true, false, true),
+            ("Throttled", true, false, true),
+            ("KMSThrottling", true, false, true),
+            ("TooManyRequestsException", true, false, true),
+            ("ProvisionedThroughputExceededException", true, false, true),
+            ("UnauthorizedOperation", false, true, false),
+            ("AccessDenied", false, true, false),
+            ("AccessDeniedException", false, true, false),
+            ("AuthorizationError", false, true, false),
+            ("KMSAccessDenied", false, true, false),
+            ("InternalError", false, false, true),
+            ("ServiceUnavailable", false, false, true),
+            ("Timeout", false, false, true),
+            ("ConnectionError", false, false, true),
+            ("InvalidVpcID.NotFound", false, false, false),
+            ("RouteAlreadyExists", false, false, false),
+            ("ConditionalCheckFailedException", false, false, false),
+            ("ResourceNotFoundException", false, false, false),
+            ("ValidationError", false, false, false),
+        ];
+        for (code, throttling, denied, transient) in table {
+            let f = failure(code);
+            assert_eq!(f.is_throttling(), throttling, "{code}: throttling");
+            assert_eq!(f.is_access_denied(), denied, "{code}: access denied");
+            assert_eq!(f.is_transient(), transient, "{code}: transient");
+        }
+    }
+
+    #[test]
+    fn codes_compare_without_case() {
+        assert!(failure("InvalidVpcId.NotFound").code_is("InvalidVpcID.NotFound"));
+        assert!(failure("unauthorizedoperation").is_access_denied());
+        assert!(failure("requestlimitexceeded").is_throttling());
+        assert!(!failure("InvalidVpcID.NotFound").code_is("InvalidVpcID.Malformed"));
+    }
 }

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroupRule, Tag, TagSpecification,
-    UserIdGroupPair, VpcEndpointType,
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup, SecurityGroupRule, Tag,
+    TagSpecification, UserIdGroupPair, VpcEndpointType,
 };
 use ipnet::IpNet;
-use shared::aws::AwsFailure;
+use shared::aws::{AwsFailure, every_item};
 use shared::pace::Pace;
 use tracing::{info, warn};
 
@@ -45,16 +45,8 @@ impl Network {
     /// Every endpoint of the VPC, in one paginated describe.
     pub async fn endpoints(&self, vpc_id: &str) -> Result<Vec<Endpoint>, AccessError> {
         let filter = Filter::builder().name("vpc-id").values(vpc_id).build();
-        let found = self
-            .ec2
-            .describe_vpc_endpoints()
-            .filters(filter)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeVpcEndpoints"))?;
+        let pages = self.ec2.describe_vpc_endpoints().filters(filter).into_paginator().items().send();
+        let found = every_item("ec2:DescribeVpcEndpoints", pages).await?;
         Ok(found
             .iter()
             .filter(|e| e.vpc_id() == Some(vpc_id))
@@ -95,31 +87,16 @@ impl Network {
     /// The VPC of each group, in one describe; a missing group is named (found one at a time,
     /// since the batch error does not say which).
     pub async fn group_vpcs(&self, ids: &[String]) -> Result<BTreeMap<String, String>, AccessError> {
-        match self
-            .ec2
-            .describe_security_groups()
-            .set_group_ids(Some(ids.to_vec()))
-            .send()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeSecurityGroups"))
-        {
-            Ok(out) => Ok(out
-                .security_groups()
+        match self.describe_groups(ids).await {
+            Ok(groups) => Ok(groups
                 .iter()
                 .map(|g| (g.group_id().unwrap_or_default().to_string(), g.vpc_id().unwrap_or_default().to_string()))
                 .collect()),
-            Err(f) if f.code_is("InvalidGroup.NotFound") || f.code_is("InvalidGroupId.Malformed") => {
+            Err(f) if names_missing_group(&f) => {
                 for id in ids {
-                    match self
-                        .ec2
-                        .describe_security_groups()
-                        .group_ids(id)
-                        .send()
-                        .await
-                        .map_err(AwsFailure::of("ec2:DescribeSecurityGroups"))
-                    {
+                    match self.describe_groups(std::slice::from_ref(id)).await {
                         Ok(_) => {}
-                        Err(one) if one.code_is("InvalidGroup.NotFound") || one.code_is("InvalidGroupId.Malformed") => {
+                        Err(one) if names_missing_group(&one) => {
                             return Err(AccessError::GroupNotFound { group_id: id.clone() });
                         }
                         Err(other) => return Err(other.into()),
@@ -131,6 +108,13 @@ impl Network {
         }
     }
 
+    /// The groups `ids`, in one describe (EC2 refuses the whole call for one unknown id).
+    async fn describe_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroup>, AwsFailure> {
+        let call = self.ec2.describe_security_groups().set_group_ids(Some(ids.to_vec()));
+        let out = call.send().await.map_err(AwsFailure::of("ec2:DescribeSecurityGroups"))?;
+        Ok(out.security_groups.unwrap_or_default())
+    }
+
     /// The rules of these groups and every rule carrying `owner`, wherever it is.
     pub async fn rules(&self, group_ids: &[String], owner: &str) -> Result<Vec<Rule>, AccessError> {
         let by_owner = Filter::builder().name(format!("tag:{OWNER_TAG}")).values(owner).build();
@@ -139,16 +123,8 @@ impl Network {
             .then(|| Filter::builder().name("group-id").set_values(Some(group_ids.to_vec())).build());
         let mut rules: BTreeMap<String, Rule> = BTreeMap::new();
         for filter in by_group.into_iter().chain([by_owner]) {
-            let found = self
-                .ec2
-                .describe_security_group_rules()
-                .filters(filter)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(AwsFailure::of("ec2:DescribeSecurityGroupRules"))?;
+            let pages = self.ec2.describe_security_group_rules().filters(filter).into_paginator().items().send();
+            let found = every_item("ec2:DescribeSecurityGroupRules", pages).await?;
             rules.extend(found.iter().filter_map(rule).map(|r| (r.id.clone(), r)));
         }
         Ok(rules.into_values().collect())
@@ -343,6 +319,11 @@ const DUPLICATE: &str = "InvalidPermission.Duplicate";
 /// EC2 does not know a rule id: gone, or, right after it was made, not visible yet.
 const RULE_NOT_FOUND: &str = "InvalidSecurityGroupRuleId.NotFound";
 
+/// A describe of groups by id refused because one of them does not exist (or is no group id).
+fn names_missing_group(f: &AwsFailure) -> bool {
+    f.code_is("InvalidGroup.NotFound") || f.code_is("InvalidGroupId.Malformed")
+}
+
 /// What an Authorize's refusal means for the user.
 fn refused(f: AwsFailure, group_id: &str) -> AccessError {
     if f.code_is("RulesPerSecurityGroupLimitExceeded") {
@@ -429,3 +410,7 @@ fn rule(r: &SecurityGroupRule) -> Option<Rule> {
 #[cfg(test)]
 #[path = "ec2_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ec2_error_tests.rs"]
+mod error_tests;

@@ -42,8 +42,7 @@ fn list(missing: &[Missing]) -> String {
 }
 
 fn aws_reason(failure: &AwsFailure) -> String {
-    let code = failure.code.as_str();
-    if code == "UnauthorizedOperation" || code.starts_with("AccessDenied") {
+    if failure.is_access_denied() {
         format!("{failure}; the function's role lacks this permission")
     } else if failure.is_throttling() {
         format!("{failure}; AWS kept throttling after retries: retry the stack operation later")

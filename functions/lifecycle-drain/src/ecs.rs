@@ -282,3 +282,7 @@ impl Ecs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "ecs_tests.rs"]
+mod tests;

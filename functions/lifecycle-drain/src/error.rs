@@ -55,7 +55,7 @@ impl DrainError {
 }
 
 fn hint(failure: &AwsFailure) -> String {
-    if failure.code.contains("AccessDenied") || failure.code_is("UnauthorizedOperation") {
+    if failure.is_access_denied() {
         format!("; allow {} for this function's role", failure.action)
     } else if failure.is_transient() {
         "; retried until the deadline: the next run tries again".into()

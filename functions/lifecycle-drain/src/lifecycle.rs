@@ -87,3 +87,7 @@ fn outcome(sent: Result<(), AwsFailure>) -> Result<Action, DrainError> {
         Err(f) => Err(f.into()),
     }
 }
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;

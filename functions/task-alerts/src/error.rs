@@ -51,10 +51,11 @@ pub enum DeliveryError {
 }
 
 fn hint_for_sns(failure: &AwsFailure, topic: &str, granted: Option<&str>) -> String {
-    // Before the AccessDenied below: `KMSAccessDenied` is about the key, not the topic.
+    // Before `is_access_denied` below, which counts `KMSAccessDenied` too: that one is about the
+    // key, not the topic.
     if let Some(problem) = KmsProblem::of(failure) {
         problem.hint(failure, topic, granted)
-    } else if failure.code_is("AuthorizationError") || failure.code.contains("AccessDenied") {
+    } else if failure.is_access_denied() {
         "; allow sns:Publish on the topic for this function's role".into()
     } else if failure.code_is("NotFound") {
         format!("; check that {TOPIC_ARN} names an existing topic in this region")
@@ -64,7 +65,7 @@ fn hint_for_sns(failure: &AwsFailure, topic: &str, granted: Option<&str>) -> Str
 }
 
 fn hint_for_secret(failure: &AwsFailure) -> String {
-    if failure.code.contains("AccessDenied") {
+    if failure.is_access_denied() {
         "; allow secretsmanager:GetSecretValue on it (and kms:Decrypt on its key if customer-managed)".into()
     } else if failure.code_is("ResourceNotFoundException") {
         format!("; check {WEBHOOK_SECRET_ARN}")
@@ -94,5 +95,28 @@ impl AlertError {
 impl From<AlertError> for lambda_runtime::Diagnostic {
     fn from(error: AlertError) -> Self {
         lambda_runtime::Diagnostic { error_type: error.kind().into(), error_message: error.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(action: &'static str, code: &str) -> AwsFailure {
+        AwsFailure { action, code: code.into(), message: "denied".into() }
+    }
+
+    /// A key's refusal is told apart from the topic's before any access-denied hint.
+    #[test]
+    fn the_key_before_the_topic() {
+        const PUBLISH: &str = "; allow sns:Publish on the topic for this function's role";
+        let topic = "arn:aws:sns:us-east-1:123456789012:alerts";
+        for code in ["AuthorizationError", "AccessDenied", "AccessDeniedException"] {
+            assert_eq!(hint_for_sns(&failure("sns:Publish", code), topic, None), PUBLISH, "{code}");
+        }
+        let key = hint_for_sns(&failure("sns:Publish", "KMSAccessDenied"), topic, None);
+        assert!(!key.contains("sns:Publish on the topic") && key.contains("kms"), "{key}");
+        let secret = hint_for_secret(&failure("secretsmanager:GetSecretValue", "AccessDeniedException"));
+        assert!(secret.starts_with("; allow secretsmanager:GetSecretValue"), "{secret}");
     }
 }

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{
     VpcAttributeName, VpcCidrBlockStateCode, VpcPeeringConnection, VpcPeeringConnectionVpcInfo,
 };
 use ipnet::IpNet;
-use shared::aws::AwsFailure;
+use shared::aws::{AwsFailure, every_item};
 use shared::custom_resource::RequestContext;
 use shared::pace::{self, Bucket};
 use tokio::time::Instant;
@@ -155,31 +155,14 @@ impl Side {
     }
 
     async fn describe_route_tables(&self, filter: Filter) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, PeeringError> {
-        let tables = self
-            .ec2
-            .describe_route_tables()
-            .filters(filter)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeRouteTables"))?;
-        Ok(tables)
+        let pages = self.ec2.describe_route_tables().filters(filter).into_paginator().items().send();
+        Ok(every_item("ec2:DescribeRouteTables", pages).await?)
     }
 
     /// The CIDR blocks of a managed prefix list (AWS-managed ones included).
     async fn prefix_list_entries(&self, list_id: &str) -> Result<Vec<IpNet>, PeeringError> {
-        let entries = self
-            .ec2
-            .get_managed_prefix_list_entries()
-            .prefix_list_id(list_id)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(AwsFailure::of("ec2:GetManagedPrefixListEntries"))?;
+        let pages = self.ec2.get_managed_prefix_list_entries().prefix_list_id(list_id).into_paginator().items().send();
+        let entries = every_item("ec2:GetManagedPrefixListEntries", pages).await?;
         Ok(entries.iter().filter_map(|e| e.cidr().and_then(|c| parse_cidr(c).ok())).collect())
     }
 
@@ -197,18 +180,21 @@ impl Side {
     }
 
     pub async fn connection(&self, id: &str) -> Result<Option<Connection>, PeeringError> {
-        let out = match self
-            .ec2
-            .describe_vpc_peering_connections()
-            .vpc_peering_connection_ids(id)
-            .send()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))
-        {
-            Err(f) if f.code_is(PCX_NOT_FOUND) => return Ok(None),
-            other => other?,
+        let Some(found) = self.describe_connections(vec![id.into()]).await? else {
+            return Ok(None);
         };
-        Ok(out.vpc_peering_connections().iter().map(connection).find(|c| c.id == id))
+        Ok(found.iter().map(connection).find(|c| c.id == id))
+    }
+
+    /// The connections `ids` as EC2 describes them; `None` when it does not know one of them (gone,
+    /// another account's, or just made: [`PCX_NOT_FOUND`]), as it then describes none.
+    async fn describe_connections(&self, ids: Vec<String>) -> Result<Option<Vec<VpcPeeringConnection>>, AwsFailure> {
+        let call = self.ec2.describe_vpc_peering_connections().set_vpc_peering_connection_ids(Some(ids));
+        match call.send().await.map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections")) {
+            Ok(out) => Ok(Some(out.vpc_peering_connections.unwrap_or_default())),
+            Err(f) if f.code_is(PCX_NOT_FOUND) => Ok(None),
+            Err(f) => Err(f),
+        }
     }
 
     /// Which of `ids` carry this stack resource's tags (a replacement's old connection does).
@@ -221,27 +207,17 @@ impl Side {
         if ids.is_empty() {
             return Ok(BTreeSet::new());
         }
-        let out = match self
-            .ec2
-            .describe_vpc_peering_connections()
-            .set_vpc_peering_connection_ids(Some(ids.iter().cloned().collect()))
-            .send()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))
-        {
+        let Some(found) = self.describe_connections(ids.iter().cloned().collect()).await? else {
             // One of them is not visible here (another account's): ask one by one.
-            Err(f) if f.code_is(PCX_NOT_FOUND) && ids.len() > 1 => {
-                let mut ours = BTreeSet::new();
+            let mut ours = BTreeSet::new();
+            if ids.len() > 1 {
                 for id in ids {
                     ours.extend(Box::pin(self.ours_among(&[id.clone()].into(), stack_id, logical_id)).await?);
                 }
-                return Ok(ours);
             }
-            Err(f) if f.code_is(PCX_NOT_FOUND) => return Ok(BTreeSet::new()),
-            other => other?,
+            return Ok(ours);
         };
-        Ok(out
-            .vpc_peering_connections()
+        Ok(found
             .iter()
             .filter(|p| tagged(p, STACK_TAG, stack_id) && tagged(p, LOGICAL_TAG, logical_id))
             .filter_map(|p| p.vpc_peering_connection_id().map(str::to_owned))
@@ -263,16 +239,9 @@ impl Side {
             filters.push(Filter::builder().name("requester-vpc-info.vpc-id").values(vpc_id).build());
             filters.push(Filter::builder().name("accepter-vpc-info.vpc-id").values(peer_vpc_id).build());
         }
-        let found = self
-            .ec2
-            .describe_vpc_peering_connections()
-            .set_filters(Some(filters))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(AwsFailure::of("ec2:DescribeVpcPeeringConnections"))?;
+        let pages =
+            self.ec2.describe_vpc_peering_connections().set_filters(Some(filters)).into_paginator().items().send();
+        let found = every_item("ec2:DescribeVpcPeeringConnections", pages).await?;
         let any_vpc = vpc_id.is_empty();
         Ok(found
             .iter()
@@ -581,3 +550,7 @@ fn connection(p: &VpcPeeringConnection) -> Connection {
         accepter_region: accepter.and_then(|i| i.region()).unwrap_or_default().into(),
     }
 }
+
+#[cfg(test)]
+#[path = "ec2_tests.rs"]
+mod tests;

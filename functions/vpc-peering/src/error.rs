@@ -97,12 +97,11 @@ fn more(n: usize) -> String {
 
 /// An AWS error with the fix for the codes users meet.
 fn aws_reason(failure: &AwsFailure) -> String {
-    let code = failure.code.as_str();
     let hint = if failure.is_throttling() {
         "AWS kept throttling after retries: retry the stack operation later"
-    } else if code == "UnauthorizedOperation" || code == "AccessDenied" || code == "AccessDeniedException" {
+    } else if failure.is_access_denied() {
         "the role that made the call lacks this permission"
-    } else if code == "VpcPeeringConnectionAlreadyExists" {
+    } else if failure.code_is("VpcPeeringConnectionAlreadyExists") {
         "a connection between these VPCs already exists outside this stack: use accept mode or delete it"
     } else {
         ""
