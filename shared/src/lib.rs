@@ -2,6 +2,9 @@
 //! (no business rules), telemetry setup, AWS SDK configuration from the environment, pacing calls to AWS's request
 //! rate limits, and retrying until the Lambda deadline.
 
+// Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
+#![warn(clippy::unwrap_used)]
+
 pub mod aws;
 pub mod custom_resource;
 pub mod http;

@@ -103,6 +103,7 @@ impl Drop for Process {
     fn drop(&mut self) {
         // The whole group: the emulator's bootstrap child must not outlive the test.
         let pid = self.child.id() as libc::pid_t;
+        #[expect(unsafe_code, reason = "kill(2) on the process group our child leads: no memory is touched")]
         unsafe {
             libc::kill(-pid, libc::SIGKILL);
         }

@@ -136,7 +136,7 @@ impl Network {
     /// rules were read: `InvalidPermission.Duplicate`, and EC2 then makes none of the call's
     /// rules), they are added one at a time instead, and a rule already there is left alone: it
     /// is not ours.
-    #[allow(clippy::too_many_arguments)] // one call's parts: where, what, whose, and what it made
+    #[expect(clippy::too_many_arguments, reason = "one call's parts: where, what, whose, and what it made")]
     pub async fn authorize(
         &self,
         pace: &Pace,
@@ -214,7 +214,7 @@ impl Network {
     /// Revoke `rule_ids` (one group, one direction) in one call; `revoked` counts each rule gone.
     /// EC2 refuses the whole call when it does not know one of the ids
     /// (`InvalidSecurityGroupRuleId.NotFound`; moto says `InvalidPermission.NotFound`) and then
-    /// revokes none: they are revoked one at a time instead, each as [`Self::revoke_one`] does.
+    /// revokes none: they are revoked one at a time instead, each as `revoke_one` does.
     pub async fn revoke(
         &self,
         pace: &Pace,

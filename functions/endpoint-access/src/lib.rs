@@ -8,6 +8,9 @@
 //! - [`ec2`]: effects (reads into the model, writes with error mapping).
 //! - [`resource`]: create, update and delete: observe, check, apply.
 
+// Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
+#![warn(clippy::unwrap_used)]
+
 pub mod batch;
 pub mod ec2;
 pub mod error;

@@ -191,7 +191,7 @@ fn allows(rule: &Rule, spec: &RuleSpec, vpc_cidrs: &[IpNet]) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::type_complexity)] // the case tables read best as tuples
+#[expect(clippy::type_complexity, reason = "the case tables read best as tuples")]
 mod tests {
     use super::*;
 

@@ -6,6 +6,9 @@
 //! - [`ecs`], [`lifecycle`]: the AWS reads and writes, paced to AWS's request rates ([`pacing`]).
 //!   [`handler`]: the loop.
 
+// Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
+#![warn(clippy::unwrap_used)]
+
 pub mod config;
 pub mod ecs;
 pub mod error;

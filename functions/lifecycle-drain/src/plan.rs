@@ -259,7 +259,7 @@ mod tests {
                 arns.join(", ")
             )
         };
-        let cases: Vec<Case> = vec![
+        let cases: Vec<Case<'_>> = vec![
             Case("no tasks", On, vec![], 0, 60, &wait, complete("every task has stopped")),
             Case("all stopped", On, vec![api_stopped.clone()], 0, 60, &wait, complete("every task has stopped")),
             Case(

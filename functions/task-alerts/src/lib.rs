@@ -14,6 +14,9 @@
 //!
 //! The `explain-stop` binary runs [`diagnosis::diagnose`] on one JSON document from stdin.
 
+// Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
+#![warn(clippy::unwrap_used)]
+
 pub mod config;
 pub mod diagnosis;
 pub mod error;

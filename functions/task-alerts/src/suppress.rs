@@ -8,8 +8,8 @@
 //!   change of the stopped task (a higher `detail.version`: "each time a resource changes state,
 //!   this version is incremented", and a container's stop is a state change of its own; Amazon ECS
 //!   Developer Guide, "Amazon ECS events" and "Amazon ECS task state change events",
-//!   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_cwe_events.html,
-//!   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html). Such a later
+//!   <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_cwe_events.html>,
+//!   <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_task_events.html>). Such a later
 //!   event may even diagnose into another category, that is another storm: so the task, not the
 //!   storm, remembers it.
 //! - one per (cluster, service or family, category), the "storm" key: `window_start` (epoch

@@ -7,6 +7,9 @@
 //! - [`settle`]: waiting for AWS to catch up (a connection visible, active on both sides).
 //! - [`resource`]: create, update and delete, in that order of observe, check, apply.
 
+// Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
+#![warn(clippy::unwrap_used)]
+
 mod checks;
 pub mod ec2;
 pub mod error;

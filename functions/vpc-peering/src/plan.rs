@@ -89,7 +89,7 @@ pub fn overlaps(local: &[IpNet], peer: &[IpNet], excluded: &[IpNet]) -> Vec<Over
 }
 
 #[cfg(test)]
-#[allow(clippy::type_complexity)] // the case tables read best as tuples
+#[expect(clippy::type_complexity, reason = "the case tables read best as tuples")]
 mod tests {
     use super::*;
     use crate::model::PrefixListRoute;

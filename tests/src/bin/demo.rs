@@ -302,7 +302,7 @@ fn endpoint_access(moto: &Moto, proxy: &Proxy, receiver: &Receiver) {
 
 /// One CloudFormation request through a function, from its `events/` file: prints the answer
 /// and returns it. `old` is `Value::Null` unless it is an Update.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one demo step: the components it goes through and what it sends")]
 fn step_through(
     lambda: &Lambda,
     proxy: &Proxy,
