@@ -22,11 +22,13 @@ use crate::plan::{pick_s3_prefix_list, s3_prefix_list_names};
 /// The tag on every rule this resource adds; its value names the owner.
 pub const OWNER_TAG: &str = "ecs-plumbing:owner";
 
-pub struct Network {
+/// EC2 in the stack's account and Region: reads into the model, writes what the plan says (the
+/// same role as vpc-peering's `Ec2Api`, one per side there).
+pub struct Ec2Api {
     pub ec2: Ec2,
 }
 
-impl Network {
+impl Ec2Api {
     /// The VPC's IPv4 and IPv6 blocks (a CIDR rule covering them is as good as a group rule).
     pub async fn vpc_cidrs(&self, vpc_id: &str) -> Result<Vec<IpNet>, AccessError> {
         let out =

@@ -1,4 +1,4 @@
-//! What [`Network`] makes of EC2's refusals, each scripted with `aws_smithy_mocks` (no network):
+//! What [`Ec2Api`] makes of EC2's refusals, each scripted with `aws_smithy_mocks` (no network):
 //! the codes that are an outcome (a rule already there or already gone, a group gone with its
 //! rules) and those that become the error the stack event shows. The batch fallbacks, which need
 //! EC2's own XML, are in `ec2_tests.rs`.
@@ -18,11 +18,11 @@ use tokio::time::Instant;
 use super::*;
 
 /// EC2 answering by `rules`, one call each, in order (another call fails the test).
-async fn network(rules: &[&Rule]) -> Network {
+async fn network(rules: &[&Rule]) -> Ec2Api {
     let sequential = MockResponseInterceptor::new().rule_mode(RuleMode::Sequential);
     let mocks = rules.iter().fold(sequential, |mocks, rule| mocks.with_rule(rule));
     let config = aws_sdk_ec2::config::Builder::from(&test_config(create_mock_http_client()).await);
-    Network { ec2: Ec2::from_conf(config.interceptor(mocks).build()) }
+    Ec2Api { ec2: Ec2::from_conf(config.interceptor(mocks).build()) }
 }
 
 /// EC2's error: its code and message, as EC2 spells them.

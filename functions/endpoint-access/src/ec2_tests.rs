@@ -1,4 +1,4 @@
-//! [`Network`]'s batched writes against a stand-in for EC2 that answers as EC2 does (its XML, its
+//! [`Ec2Api`]'s batched writes against a stand-in for EC2 that answers as EC2 does (its XML, its
 //! error codes), call by call from a script: the fallbacks moto cannot show (it applies part of a
 //! batch before it finds a duplicate, and names an unknown rule id `InvalidPermission.NotFound`).
 
@@ -64,7 +64,7 @@ impl FakeEc2 {
         Self { script: Arc::new(Mutex::new(script.into())), sent: Arc::default() }
     }
 
-    fn network(&self) -> Network {
+    fn network(&self) -> Ec2Api {
         let fake = self.clone();
         let config = aws_sdk_ec2::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -73,7 +73,7 @@ impl FakeEc2 {
             .http_client(http_client_fn(move |_, _| SharedHttpConnector::new(fake.clone())))
             .retry_config(RetryConfig::disabled())
             .build();
-        Network { ec2: Ec2::from_conf(config) }
+        Ec2Api { ec2: Ec2::from_conf(config) }
     }
 
     fn calls(&self) -> Vec<(String, String, Vec<String>)> {

@@ -13,14 +13,14 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::batch::{Batch, batches};
-use crate::ec2::Network;
+use crate::ec2::Ec2Api;
 use crate::error::AccessError;
 use crate::model::{Action, Rule};
 use crate::plan::{desired_rules, plan_rules, resolve};
 use crate::properties::{AccessProperties, OnMissing};
 
 pub struct EndpointAccess {
-    network: Network,
+    ec2: Ec2Api,
     region: String,
 }
 
@@ -35,7 +35,7 @@ impl EndpointAccess {
                 .retry_config(shared::pace::retry_config())
                 .build(),
         );
-        Self { network: Network { ec2 }, region }
+        Self { ec2: Ec2Api { ec2 }, region }
     }
 
     /// The pacing of this request's writes: the buckets of the stack's account in this Region,
@@ -62,8 +62,8 @@ impl EndpointAccess {
 
         // Observe.
         ctx.step("reading the VPC's endpoints");
-        let vpc_cidrs = self.network.vpc_cidrs(&props.vpc_id).await?;
-        let endpoints = self.network.endpoints(&props.vpc_id).await?;
+        let vpc_cidrs = self.ec2.vpc_cidrs(&props.vpc_id).await?;
+        let endpoints = self.ec2.endpoints(&props.vpc_id).await?;
         let resolution = resolve(&props.services, &self.region, &endpoints);
         if !resolution.missing.is_empty() && props.on_missing == OnMissing::Fail {
             return Err(AccessError::MissingEndpoints { vpc_id: props.vpc_id.clone(), missing: resolution.missing });
@@ -77,7 +77,7 @@ impl EndpointAccess {
             .into_iter()
             .collect();
         ctx.step("reading the security groups and their rules");
-        let vpcs = self.network.group_vpcs(&groups).await?;
+        let vpcs = self.ec2.group_vpcs(&groups).await?;
         for group in &groups {
             match vpcs.get(group) {
                 None => return Err(AccessError::GroupNotFound { group_id: group.clone() }),
@@ -92,7 +92,7 @@ impl EndpointAccess {
             }
         }
         let s3_prefix_list = if props.manage_egress && resolution.s3_gateway {
-            let found = self.network.s3_prefix_list(&self.region).await?;
+            let found = self.ec2.s3_prefix_list(&self.region).await?;
             if found.is_none() {
                 warn!(region = %self.region, "no S3 prefix list found: no egress rule to S3 is added");
             }
@@ -102,7 +102,7 @@ impl EndpointAccess {
         };
         let observed_groups: Vec<String> =
             groups.iter().chain(old_task_groups).cloned().collect::<BTreeSet<_>>().into_iter().collect();
-        let observed = self.network.rules(&observed_groups, &owner).await?;
+        let observed = self.ec2.rules(&observed_groups, &owner).await?;
 
         // Plan.
         let desired = desired_rules(
@@ -148,11 +148,11 @@ impl EndpointAccess {
             let result = match &batch {
                 Batch::Authorize { group_id, direction, rules } => {
                     ctx.step(format!("adding {} {direction} rule(s) to {group_id}", rules.len()));
-                    self.network.authorize(&pace, group_id, *direction, rules, owner, &description, &mut undo).await
+                    self.ec2.authorize(&pace, group_id, *direction, rules, owner, &description, &mut undo).await
                 }
                 Batch::Revoke { group_id, direction, rule_ids } => {
                     ctx.step(format!("revoking {} {direction} rule(s) of {group_id}", rule_ids.len()));
-                    self.network.revoke(&pace, group_id, *direction, rule_ids, &mut 0).await
+                    self.ec2.revoke(&pace, group_id, *direction, rule_ids, &mut 0).await
                 }
             };
             if let Err(cause) = result {
@@ -175,7 +175,7 @@ impl EndpointAccess {
             let Batch::Revoke { group_id, direction, rule_ids } = &batch else { continue };
             added += rule_ids.len();
             ctx.step(format!("rolling back: revoking {} {direction} rule(s) of {group_id}", rule_ids.len()));
-            if let Err(e) = self.network.revoke(&pace, group_id, *direction, rule_ids, &mut undone).await {
+            if let Err(e) = self.ec2.revoke(&pace, group_id, *direction, rule_ids, &mut undone).await {
                 warn!(group = %group_id, error = %e, "rollback: not every rule could be revoked");
             }
         }
@@ -192,7 +192,7 @@ impl EndpointAccess {
 
     async fn teardown(&self, ctx: &RequestContext, vpc_id: &str) -> Result<(), AccessError> {
         let owner = owner(ctx, vpc_id);
-        let observed: Vec<Rule> = self.network.rules(&[], &owner).await?;
+        let observed: Vec<Rule> = self.ec2.rules(&[], &owner).await?;
         let plan = plan_rules(&[], &observed, &owner, &[]);
         self.apply(ctx, &plan.actions, &owner, KEEP_TO_REPORT).await
     }

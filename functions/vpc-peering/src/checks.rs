@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use shared::custom_resource::RequestContext;
 use shared::pace;
 
-use crate::ec2::Side;
+use crate::ec2::Ec2Api;
 use crate::error::PeeringError;
 use crate::model::{Action, Vpc};
 use crate::plan::overlaps;
@@ -32,7 +32,7 @@ pub(crate) fn check_overlaps(
 /// Refuse, before any write, a plan whose route writes cannot finish in the time left at the
 /// pace of each side's request-rate buckets: sides in different accounts or Regions write at
 /// once, so the slower one counts; in one account and Region their calls add up.
-pub(crate) fn check_time(ctx: &RequestContext, planned: &[(&Side, Vec<Action>)]) -> Result<(), PeeringError> {
+pub(crate) fn check_time(ctx: &RequestContext, planned: &[(&Ec2Api, Vec<Action>)]) -> Result<(), PeeringError> {
     let mut calls: BTreeMap<(&str, &str), BTreeMap<&'static str, usize>> = BTreeMap::new();
     for (side, actions) in planned {
         for action in actions {

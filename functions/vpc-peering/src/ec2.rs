@@ -22,9 +22,10 @@ use tracing::info;
 use crate::error::{PeeringError, parse_cidr};
 use crate::model::{Action, Conflict, Connection, PrefixListRoute, Route, RouteSpec, RouteTable, Target, Vpc};
 
-/// One side of the connection: an EC2 client for its account and region.
+/// EC2 in one side's account and Region (local or peer): reads into the model, writes what the
+/// plan says (the same role as endpoint-access's `Ec2Api`).
 #[derive(Clone)]
-pub struct Side {
+pub struct Ec2Api {
     pub ec2: Ec2,
     pub account: String,
     pub region: String,
@@ -50,7 +51,7 @@ pub enum Deletion {
     NotYet,
 }
 
-impl Side {
+impl Ec2Api {
     /// This process's model of the side's request-rate bucket for `action`: EC2 meters each
     /// action per account and Region, so two sides there share it.
     pub fn bucket(&self, action: &str) -> Arc<Bucket> {

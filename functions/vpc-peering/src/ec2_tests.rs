@@ -1,4 +1,4 @@
-//! What [`Side`] makes of EC2's answers, each scripted with `aws_smithy_mocks` (no network): the
+//! What [`Ec2Api`] makes of EC2's answers, each scripted with `aws_smithy_mocks` (no network): the
 //! codes it turns into an outcome (a route already there, a connection EC2 does not know yet) and
 //! the ones it turns into the error the stack event shows.
 
@@ -21,12 +21,12 @@ use super::*;
 /// One side whose EC2 answers by `rules`, one call each, in order (another call fails the test).
 /// Each test names its own account: the request-rate buckets are per account, and a throttle in
 /// one test must not slow another.
-async fn side(account: &str, rules: &[&Rule]) -> Side {
+async fn side(account: &str, rules: &[&Rule]) -> Ec2Api {
     let sequential = MockResponseInterceptor::new().rule_mode(RuleMode::Sequential);
     let mocks = rules.iter().fold(sequential, |mocks, rule| mocks.with_rule(rule));
     let config = aws_sdk_ec2::config::Builder::from(&test_config(create_mock_http_client()).await);
     let ec2 = Ec2::from_conf(config.interceptor(mocks).build());
-    Side { ec2, account: account.into(), region: "us-east-1".into(), label: "local" }
+    Ec2Api { ec2, account: account.into(), region: "us-east-1".into(), label: "local" }
 }
 
 /// EC2's error: its code and message, as EC2 spells them.

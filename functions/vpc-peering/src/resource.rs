@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::checks::{check_dns, check_overlaps, check_time};
-use crate::ec2::{Deletion, LOGICAL_TAG, STACK_TAG, Side};
+use crate::ec2::{Deletion, Ec2Api, LOGICAL_TAG, STACK_TAG};
 use crate::error::PeeringError;
 use crate::model::{Action, Connection, RouteTable, Target, Vpc};
 use crate::plan::{desired_routes, plan_routes};
@@ -60,7 +60,7 @@ enum Mode<'a> {
 
 /// One side's route work: the tables it manages and lists, as observed.
 struct SideRoutes<'a> {
-    side: &'a Side,
+    side: &'a Ec2Api,
     managed: BTreeSet<String>,
     tables: Vec<String>,
     observed: Vec<RouteTable>,
@@ -230,7 +230,7 @@ impl VpcPeering {
         &self,
         ctx: &RequestContext,
         props: &PeeringProperties,
-        local: &Side,
+        local: &Ec2Api,
         mode: Mode<'_>,
     ) -> Result<Connection, PeeringError> {
         ctx.step("creating the peering connection");
@@ -261,7 +261,7 @@ impl VpcPeering {
     /// Observe one side's managed tables, checking the listed ones exist in its VPC.
     async fn side_routes<'a>(
         &self,
-        side: &'a Side,
+        side: &'a Ec2Api,
         vpc_id: &str,
         property: &'static str,
         tables: &[String],
@@ -298,8 +298,8 @@ impl VpcPeering {
         &self,
         ctx: &RequestContext,
         props: &PeeringProperties,
-        local: &Side,
-        peer: Option<&Side>,
+        local: &Ec2Api,
+        peer: Option<&Ec2Api>,
         connection: Connection,
     ) -> Result<Connection, PeeringError> {
         let accept_mode = props.peering_connection_id.is_some();
@@ -333,7 +333,7 @@ impl VpcPeering {
     async fn undo(
         &self,
         ctx: &RequestContext,
-        local: &Side,
+        local: &Ec2Api,
         routes: &[SideRoutes<'_>],
         id: &str,
     ) -> Result<(), PeeringError> {
@@ -347,14 +347,14 @@ impl VpcPeering {
 
 /// The connection a request names (accept mode's, or an Update's own), unless it is gone; it may
 /// read NotFound for [`LOOKUP_WAIT`] first.
-async fn live(ctx: &RequestContext, side: &Side, id: &str) -> Result<Option<Connection>, PeeringError> {
+async fn live(ctx: &RequestContext, side: &Ec2Api, id: &str) -> Result<Option<Connection>, PeeringError> {
     Ok(visible_within(ctx, side, id, LOOKUP_WAIT).await?.filter(|c| !c.is_gone()))
 }
 
 /// Remove the routes through `id` from `tables` on one side.
 async fn remove_routes(
     ctx: &RequestContext,
-    side: &Side,
+    side: &Ec2Api,
     tables: &BTreeSet<String>,
     id: &str,
 ) -> Result<(), PeeringError> {
@@ -379,7 +379,7 @@ where
     local.and(peer)
 }
 
-async fn apply(side: &Side, actions: &[Action], id: &str, ctx: &RequestContext) -> Result<(), PeeringError> {
+async fn apply(side: &Ec2Api, actions: &[Action], id: &str, ctx: &RequestContext) -> Result<(), PeeringError> {
     // Throttled writes are retried while the time left keeps what a Create needs to undo itself.
     let until = Instant::now() + ctx.time_left().saturating_sub(RESERVE);
     match side.apply(actions, id, ctx, until).await {

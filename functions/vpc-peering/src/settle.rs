@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use shared::custom_resource::RequestContext;
 use tracing::info;
 
-use crate::ec2::{Deletion, Side};
+use crate::ec2::{Deletion, Ec2Api};
 use crate::error::PeeringError;
 use crate::model::Connection;
 
@@ -65,7 +65,7 @@ impl<'a> Waiter<'a> {
 /// the deadline allows: an id still unknown then is `None`.
 pub async fn visible_within(
     ctx: &RequestContext,
-    side: &Side,
+    side: &Ec2Api,
     id: &str,
     limit: Duration,
 ) -> Result<Option<Connection>, PeeringError> {
@@ -87,8 +87,8 @@ pub async fn visible_within(
 /// other account can accept.
 pub async fn settle(
     ctx: &RequestContext,
-    local: &Side,
-    accepter: Option<&Side>,
+    local: &Ec2Api,
+    accepter: Option<&Ec2Api>,
     connection: Connection,
 ) -> Result<Connection, PeeringError> {
     let id = connection.id.clone();
@@ -143,7 +143,7 @@ pub async fn settle(
 }
 
 /// Wait until `side` (the accepter's account or region) reads the connection active.
-async fn active_on(ctx: &RequestContext, side: &Side, id: &str) -> Result<(), PeeringError> {
+async fn active_on(ctx: &RequestContext, side: &Ec2Api, id: &str) -> Result<(), PeeringError> {
     let mut wait = Waiter::new(ctx);
     loop {
         let status = match side.connection(id).await? {
@@ -169,7 +169,7 @@ async fn active_on(ctx: &RequestContext, side: &Side, id: &str) -> Result<(), Pe
 /// them, so an empty set is one AWS has not reported yet (aws-operator #554).
 pub async fn with_cidrs(
     ctx: &RequestContext,
-    local: &Side,
+    local: &Ec2Api,
     connection: Connection,
     accept_mode: bool,
 ) -> Result<Connection, PeeringError> {
@@ -192,7 +192,7 @@ pub async fn with_cidrs(
 /// Set one side's DNS option, waiting while that side does not read the connection active yet.
 pub async fn set_dns(
     ctx: &RequestContext,
-    side: &Side,
+    side: &Ec2Api,
     id: &str,
     requester: bool,
     allow: bool,
@@ -211,7 +211,7 @@ pub async fn set_dns(
 /// Delete a connection, waiting while EC2 does not show it yet (just made, or just described:
 /// eventual consistency) or it is still being set up (`InvalidStateTransition`). Gives up with
 /// [`PeeringError::NotReadyInTime`] just before the deadline guard.
-pub async fn delete_made(ctx: &RequestContext, side: &Side, id: &str) -> Result<(), PeeringError> {
+pub async fn delete_made(ctx: &RequestContext, side: &Ec2Api, id: &str) -> Result<(), PeeringError> {
     let mut wait = Waiter::undoing(ctx);
     loop {
         let why = match side.delete_connection(id).await? {

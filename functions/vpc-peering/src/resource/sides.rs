@@ -12,7 +12,7 @@ use shared::pace;
 use tracing::info;
 
 use super::VpcPeering;
-use crate::ec2::Side;
+use crate::ec2::Ec2Api;
 use crate::error::PeeringError;
 use crate::properties::PeeringProperties;
 use crate::settle::Waiter;
@@ -34,7 +34,7 @@ impl VpcPeering {
     }
 
     /// This account's side: its account from the stack's ARN (no call), else from STS.
-    pub(super) async fn local_side(&self, ctx: &RequestContext) -> Result<Side, PeeringError> {
+    pub(super) async fn local_side(&self, ctx: &RequestContext) -> Result<Ec2Api, PeeringError> {
         let account = match ctx.stack_account() {
             Some(account) => account.to_string(),
             None => {
@@ -47,7 +47,7 @@ impl VpcPeering {
                 me.account().unwrap_or_default().to_string()
             }
         };
-        Ok(Side { ec2: self.ec2.clone(), account, region: self.region(), label: "local" })
+        Ok(Ec2Api { ec2: self.ec2.clone(), account, region: self.region(), label: "local" })
     }
 
     /// The peer's side: `None` in accept mode (the requester routes its own side) and when it is
@@ -57,9 +57,9 @@ impl VpcPeering {
         &self,
         ctx: &RequestContext,
         props: &PeeringProperties,
-        local: &Side,
+        local: &Ec2Api,
         iam_wait: bool,
-    ) -> Result<Option<Side>, PeeringError> {
+    ) -> Result<Option<Ec2Api>, PeeringError> {
         if props.peering_connection_id.is_some() || props.vpc_id.is_empty() {
             return Ok(None);
         }
@@ -90,7 +90,7 @@ impl VpcPeering {
         } else if peer_account != local.account {
             return Ok(None);
         }
-        Ok(Some(Side {
+        Ok(Some(Ec2Api {
             ec2: Ec2::from_conf(config.build()),
             account: peer_account,
             region: peer_region,
