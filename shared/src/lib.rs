@@ -1,12 +1,14 @@
 //! What every ecs-plumbing function shares, and nothing else: the custom-resource protocol
-//! (no business rules), telemetry setup, AWS SDK configuration from the environment, pacing calls to AWS's request
-//! rate limits, and retrying until the Lambda deadline.
+//! (no business rules), the EventBridge envelope, configuration and telemetry setup from the
+//! environment, AWS SDK configuration, pacing calls to AWS's request rate limits, and retrying
+//! until the Lambda deadline.
 
 // Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
 #![warn(clippy::unwrap_used)]
 
 pub mod aws;
 pub mod custom_resource;
+pub mod env;
 pub mod http;
 pub mod pace;
 pub mod retry;

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+pub use shared::env::ConfigError;
+use shared::env::Env;
+
 pub const HOOK_NAME: &str = "DRAIN_HOOK_NAME";
 pub const CLUSTER: &str = "DRAIN_CLUSTER";
 pub const QUEUE_URL: &str = "CONTINUATION_QUEUE_URL";
@@ -78,75 +81,52 @@ pub enum StandalonePolicy {
     StopAfter(Duration),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad configuration: {variable} {problem}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub problem: String,
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(shared::env::process)
     }
 
     /// `lookup` answers a variable's value; blank counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let bad = |variable: &'static str, problem: String| ConfigError { variable, problem };
-        let seconds = |variable: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| match get(variable) {
-            None => Ok(Duration::from_secs(default)),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if range.contains(&n) => Ok(Duration::from_secs(n)),
-                _ => Err(bad(
-                    variable,
-                    format!("must be whole seconds from {} to {}, not `{v}`", range.start(), range.end()),
-                )),
-            },
-        };
-
-        let hook = match get(HOOK_NAME) {
-            None => {
-                return Err(bad(
+        let env = Env::new(lookup);
+        let hook_name = env.required(HOOK_NAME, "name the lifecycle hook to drain for (or a prefix ending in `*`)")?;
+        let hook = match hook_name.strip_suffix('*') {
+            Some("") => {
+                return Err(ConfigError::bad(
                     HOOK_NAME,
-                    "is not set: name the lifecycle hook to drain for (or a prefix ending in `*`)".into(),
+                    "is only `*`: give a prefix, so other hooks (ECS's own among them) stay untouched",
                 ));
             }
-            Some(name) => match name.strip_suffix('*') {
-                Some("") => {
-                    return Err(bad(
-                        HOOK_NAME,
-                        "is only `*`: give a prefix, so other hooks (ECS's own among them) stay untouched".into(),
-                    ));
-                }
-                Some(prefix) => HookName::Prefix(prefix.to_string()),
-                None => HookName::Exact(name),
-            },
+            Some(prefix) => HookName::Prefix(prefix.to_string()),
+            None => HookName::Exact(hook_name),
         };
-        let queue_url = get(QUEUE_URL)
-            .ok_or_else(|| bad(QUEUE_URL, "is not set: the SQS queue that carries a drain to the next run".into()))?;
+        let queue_url = env.required(QUEUE_URL, "the SQS queue that carries a drain to the next run")?;
         if !queue_url.starts_with("https://") && !queue_url.starts_with("http://") {
-            return Err(bad(QUEUE_URL, format!("is not a queue URL: `{queue_url}`")));
+            return Err(ConfigError::bad(QUEUE_URL, format!("is not a queue URL: `{queue_url}`")));
         }
-        let on_max_drain = match get(ON_MAX_DRAIN).map(|v| v.to_ascii_uppercase()).as_deref() {
+        let on_max_drain = match env.optional(ON_MAX_DRAIN).map(|v| v.to_ascii_uppercase()).as_deref() {
             None | Some("CONTINUE") => LifecycleResult::Continue,
             Some("ABANDON") => LifecycleResult::Abandon,
-            Some(other) => return Err(bad(ON_MAX_DRAIN, format!("must be CONTINUE or ABANDON, not `{other}`"))),
+            Some(other) => {
+                return Err(ConfigError::bad(ON_MAX_DRAIN, format!("must be CONTINUE or ABANDON, not `{other}`")));
+            }
         };
-        let standalone = match get(STANDALONE_TASKS).map(|v| v.to_ascii_lowercase()).as_deref() {
+        let standalone = match env.optional(STANDALONE_TASKS).map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("wait") => StandalonePolicy::Wait,
-            Some("stop") => StandalonePolicy::StopAfter(seconds(STANDALONE_GRACE_SECONDS, 300, 0..=172_800)?),
-            Some(other) => return Err(bad(STANDALONE_TASKS, format!("must be `wait` or `stop`, not `{other}`"))),
+            Some("stop") => StandalonePolicy::StopAfter(env.seconds(STANDALONE_GRACE_SECONDS, 300, 0..=172_800)?),
+            Some(other) => {
+                return Err(ConfigError::bad(STANDALONE_TASKS, format!("must be `wait` or `stop`, not `{other}`")));
+            }
         };
         Ok(Config {
             hook,
-            cluster: get(CLUSTER),
+            cluster: env.optional(CLUSTER),
             queue_url,
-            poll_interval: seconds(POLL_INTERVAL_SECONDS, 10, 1..=300)?,
+            poll_interval: env.seconds(POLL_INTERVAL_SECONDS, 10, 1..=300)?,
             // SQS allows at most 900 s of delay.
-            handover_delay: seconds(HANDOVER_DELAY_SECONDS, 30, 0..=900)?,
+            handover_delay: env.seconds(HANDOVER_DELAY_SECONDS, 30, 0..=900)?,
             // A lifecycle action waits at most 48 h.
-            max_drain: seconds(MAX_DRAIN_SECONDS, 7200, 1..=172_800)?,
+            max_drain: env.seconds(MAX_DRAIN_SECONDS, 7200, 1..=172_800)?,
             on_max_drain,
             standalone,
         })

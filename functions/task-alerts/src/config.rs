@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+pub use shared::env::ConfigError;
+use shared::env::Env;
+
 use crate::diagnosis::Category;
 use crate::webhook::WebhookFormat;
 
@@ -19,11 +22,11 @@ pub const SUPPRESSION_TABLE: &str = "SUPPRESSION_TABLE";
 pub const SUPPRESSION_WINDOW_SECONDS: &str = "SUPPRESSION_WINDOW_SECONDS";
 pub const LOG_LINES: &str = "LOG_LINES";
 
-const DEFAULT_SECRET_TTL: Duration = Duration::from_secs(300);
+const DEFAULT_SECRET_TTL_SECONDS: u64 = 300;
 const MAX_SECRET_TTL_SECONDS: u64 = 86_400;
 const DEFAULT_WINDOW_SECONDS: u64 = 900;
-const DEFAULT_LOG_LINES: usize = 20;
-const MAX_LOG_LINES: usize = 100;
+const DEFAULT_LOG_LINES: u64 = 20;
+const MAX_LOG_LINES: u64 = 100;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -60,27 +63,17 @@ pub enum SnsFormat {
     AmazonQ,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("bad configuration: {variable} {problem}")]
-    Bad { variable: &'static str, problem: String },
-    #[error(
-        "bad configuration: set {TOPIC_ARN} (an SNS topic) or {WEBHOOK_SECRET_ARN} (a secret holding a webhook URL), or both: an alert needs somewhere to go"
-    )]
-    NoDestination,
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(shared::env::process)
     }
 
     /// `lookup` answers a variable's value; blank counts as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let bad = |variable: &'static str, problem: String| ConfigError::Bad { variable, problem };
+        let env = Env::new(lookup);
+        let bad = ConfigError::bad;
 
-        let topic_arn = get(TOPIC_ARN);
+        let topic_arn = env.optional(TOPIC_ARN);
         if let Some(arn) = &topic_arn
             && !is_arn_of(arn, "sns")
         {
@@ -89,7 +82,7 @@ impl Config {
                 format!("is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>): `{arn}`"),
             ));
         }
-        let topic_kms_key = get(TOPIC_KMS_KEY_ARN);
+        let topic_kms_key = env.optional(TOPIC_KMS_KEY_ARN);
         if let Some(key) = &topic_kms_key
             && crate::kms::key_arn_in(key) != Some(key.as_str())
         {
@@ -98,7 +91,7 @@ impl Config {
                 format!("is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; not an alias): `{key}`"),
             ));
         }
-        let webhook_secret = get(WEBHOOK_SECRET_ARN);
+        let webhook_secret = env.optional(WEBHOOK_SECRET_ARN);
         if let Some(secret) = &webhook_secret
             && !is_secret_id(secret)
         {
@@ -108,57 +101,30 @@ impl Config {
             ));
         }
         if topic_arn.is_none() && webhook_secret.is_none() {
-            return Err(ConfigError::NoDestination);
+            return Err(ConfigError::Combination(format!(
+                "set {TOPIC_ARN} (an SNS topic) or {WEBHOOK_SECRET_ARN} (a secret holding a webhook URL), or both: an alert needs somewhere to go"
+            )));
         }
-        let sns_format = match get(SNS_MESSAGE_FORMAT).map(|v| v.to_ascii_lowercase()).as_deref() {
+        let sns_format = match env.optional(SNS_MESSAGE_FORMAT).map(|v| v.to_ascii_lowercase()).as_deref() {
             None | Some("text") => SnsFormat::Text,
             Some("amazon-q" | "amazon_q" | "chatbot") => SnsFormat::AmazonQ,
             Some(other) => return Err(bad(SNS_MESSAGE_FORMAT, format!("must be `text` or `amazon-q`, not `{other}`"))),
         };
-        let webhook_format = match get(WEBHOOK_FORMAT) {
+        let webhook_format = match env.optional(WEBHOOK_FORMAT) {
             None => None,
             Some(v) => Some(v.parse().map_err(|e| bad(WEBHOOK_FORMAT, format!("is wrong: {e}")))?),
         };
-        let ignored = match lookup(IGNORE_CATEGORIES) {
+        let ignored = match env.as_set(IGNORE_CATEGORIES) {
             None => vec![Category::ScalingOrDeployment],
             Some(list) => categories(&list).map_err(|problem| bad(IGNORE_CATEGORIES, problem))?,
         };
-        let clusters = get(CLUSTERS).map(|list| cluster_names(&list)).unwrap_or_default();
-        let secret_ttl = match get(SECRET_TTL_SECONDS) {
-            None => DEFAULT_SECRET_TTL,
-            Some(v) => match v.parse::<u64>() {
-                Ok(seconds) if seconds <= MAX_SECRET_TTL_SECONDS => Duration::from_secs(seconds),
-                _ => {
-                    return Err(bad(
-                        SECRET_TTL_SECONDS,
-                        format!("must be whole seconds from 0 to {MAX_SECRET_TTL_SECONDS}, not `{v}`"),
-                    ));
-                }
-            },
-        };
-        let region = get(REGION).unwrap_or_default();
-        let suppression_table = get(SUPPRESSION_TABLE);
-        let suppression_window = match get(SUPPRESSION_WINDOW_SECONDS) {
-            None => Duration::from_secs(DEFAULT_WINDOW_SECONDS),
-            Some(v) => match v.parse::<u64>() {
-                Ok(seconds) if seconds <= 86_400 => Duration::from_secs(seconds),
-                _ => {
-                    return Err(bad(
-                        SUPPRESSION_WINDOW_SECONDS,
-                        format!("must be whole seconds from 0 to 86400, not `{v}`"),
-                    ));
-                }
-            },
-        };
-        let log_lines = match get(LOG_LINES) {
-            None => DEFAULT_LOG_LINES,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if n <= MAX_LOG_LINES => n,
-                _ => {
-                    return Err(bad(LOG_LINES, format!("must be a whole number from 0 to {MAX_LOG_LINES}, not `{v}`")));
-                }
-            },
-        };
+        let clusters = env.optional(CLUSTERS).map(|list| cluster_names(&list)).unwrap_or_default();
+        let secret_ttl = env.seconds(SECRET_TTL_SECONDS, DEFAULT_SECRET_TTL_SECONDS, 0..=MAX_SECRET_TTL_SECONDS)?;
+        let region = env.optional(REGION).unwrap_or_default();
+        let suppression_table = env.optional(SUPPRESSION_TABLE);
+        let suppression_window = env.seconds(SUPPRESSION_WINDOW_SECONDS, DEFAULT_WINDOW_SECONDS, 0..=86_400)?;
+        // A count of lines: at most MAX_LOG_LINES, so the conversion cannot fail.
+        let log_lines = env.count(LOG_LINES, DEFAULT_LOG_LINES, 0..=MAX_LOG_LINES)? as usize;
         Ok(Config {
             topic_arn,
             topic_kms_key,

@@ -9,8 +9,6 @@ pub enum ProtocolError {
     Envelope(#[from] EnvelopeError),
     #[error("the response to CloudFormation was not delivered after {attempts} attempt(s): {last}")]
     NotDelivered { attempts: u32, last: String },
-    #[error("environment variable {name}: {problem}")]
-    Config { name: &'static str, problem: String },
 }
 
 /// What Lambda records as the invocation's error (`errorType`, `errorMessage`).
@@ -19,7 +17,6 @@ impl From<ProtocolError> for lambda_runtime::Diagnostic {
         let error_type = match err {
             ProtocolError::Envelope(_) => "InvalidRequest",
             ProtocolError::NotDelivered { .. } => "ResponseNotDelivered",
-            ProtocolError::Config { .. } => "InvalidConfiguration",
         };
         Self { error_type: error_type.into(), error_message: err.to_string() }
     }

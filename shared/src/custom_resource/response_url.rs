@@ -21,9 +21,9 @@ pub enum ResponseUrls {
 impl ResponseUrls {
     pub const TEST_VAR: &'static str = "TEST_ONLY_LOOPBACK_RESPONSE_URL";
 
-    pub fn from_env() -> Self {
-        match std::env::var(Self::TEST_VAR).as_deref() {
-            Ok("1") => Self::AwsS3OrLoopback,
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        match lookup(Self::TEST_VAR).as_deref() {
+            Some("1") => Self::AwsS3OrLoopback,
             _ => Self::AwsS3,
         }
     }

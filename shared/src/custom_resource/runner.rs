@@ -17,6 +17,7 @@ use super::request::{EnvelopeError, Request, RequestType, ResponseTarget};
 use super::response::{Response, Status};
 use super::response_url::ResponseUrls;
 use super::{ProtocolError, failed_create_id, is_failed_create_id, properties};
+use crate::env::{ConfigError, Env};
 use crate::error_chain;
 use crate::http::{Http, absolute_url};
 
@@ -185,24 +186,41 @@ pub struct Settings {
 
 impl Settings {
     pub const MARGIN_VAR: &'static str = "DEADLINE_MARGIN_MS";
-    const DEFAULT_MARGIN: Duration = Duration::from_secs(5);
+    const DEFAULT_MARGIN_MS: u64 = 5_000;
+    /// Lambda's longest timeout: a larger margin can only be a typo.
+    const MAX_MARGIN_MS: u64 = 900_000;
 
-    pub fn from_env() -> Result<Self, ProtocolError> {
-        let deadline_margin = match std::env::var(Self::MARGIN_VAR) {
-            Err(_) => Self::DEFAULT_MARGIN,
-            Ok(v) => v.trim().parse().map(Duration::from_millis).map_err(|_| ProtocolError::Config {
-                name: Self::MARGIN_VAR,
-                problem: format!("expected milliseconds as a whole number, got `{v}`"),
-            })?,
+    /// The settings from the process environment; a bad margin is logged, and the default used.
+    pub fn from_env() -> Self {
+        let (settings, bad_margin) = Self::from_lookup(crate::env::process);
+        if let Some(bad) = bad_margin {
+            warn!(error = %bad, default_ms = Self::DEFAULT_MARGIN_MS, "using the default deadline margin");
+        }
+        settings
+    }
+
+    /// The settings, and what is wrong with [`Self::MARGIN_VAR`] when the default margin stands in
+    /// for it. A bad margin does not fail the cold start: no request could be answered then, and
+    /// CloudFormation would wait up to an hour for each.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Option<ConfigError>) {
+        let env = Env::new(lookup);
+        let (deadline_margin, bad_margin) =
+            match env.millis(Self::MARGIN_VAR, Self::DEFAULT_MARGIN_MS, 0..=Self::MAX_MARGIN_MS) {
+                Ok(margin) => (margin, None),
+                Err(bad) => (Duration::from_millis(Self::DEFAULT_MARGIN_MS), Some(bad)),
+            };
+        let settings = Self {
+            deadline_margin,
+            log_stream: env.optional("AWS_LAMBDA_LOG_STREAM_NAME"),
+            response_urls: ResponseUrls::from_lookup(|name| env.as_set(name)),
         };
-        let log_stream = std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").ok().filter(|s| !s.is_empty());
-        Ok(Self { deadline_margin, log_stream, response_urls: ResponseUrls::from_env() })
+        (settings, bad_margin)
     }
 }
 
 /// Run a custom resource as the Lambda function's handler; `http` answers CloudFormation.
 pub async fn run<R: CustomResource>(resource: R, http: Http) -> Result<(), lambda_runtime::Error> {
-    let protocol = Arc::new(Protocol::new(Settings::from_env()?, http));
+    let protocol = Arc::new(Protocol::new(Settings::from_env(), http));
     let resource = Arc::new(resource);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (protocol, resource) = (protocol.clone(), resource.clone());
@@ -436,5 +454,36 @@ mod tests {
         assert_eq!(panic_message(Box::new("static")), "static");
         assert_eq!(panic_message(Box::new(String::from("owned"))), "owned");
         assert_eq!(panic_message(Box::new(7u8)), "a panic without a message");
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> (Settings, Option<ConfigError>) {
+        Settings::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn a_bad_deadline_margin_gives_the_default_and_a_warning() {
+        let (s, bad) = settings(&[]);
+        assert_eq!(
+            (s.deadline_margin, s.log_stream, s.response_urls, bad),
+            (Duration::from_secs(5), None, ResponseUrls::AwsS3, None)
+        );
+        let (s, bad) =
+            settings(&[(Settings::MARGIN_VAR, " 1500 "), ("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/22/[$LATEST]0123")]);
+        assert_eq!(
+            (s.deadline_margin, s.log_stream.as_deref(), bad),
+            (Duration::from_millis(1500), Some("2026/11/22/[$LATEST]0123"), None)
+        );
+        assert_eq!(settings(&[(ResponseUrls::TEST_VAR, "1")]).0.response_urls, ResponseUrls::AwsS3OrLoopback);
+        for value in ["abc", "-1", "1.5", "900001"] {
+            let (s, bad) = settings(&[(Settings::MARGIN_VAR, value)]);
+            assert_eq!(s.deadline_margin, Duration::from_secs(5), "{value}");
+            let warning = bad.map(|b| b.to_string()).unwrap_or_default();
+            assert_eq!(
+                warning,
+                format!(
+                    "bad configuration: DEADLINE_MARGIN_MS must be whole milliseconds from 0 to 900000, not `{value}`"
+                )
+            );
+        }
     }
 }
