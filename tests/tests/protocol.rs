@@ -102,6 +102,21 @@ fn success_answers_success_once_with_data() {
 }
 
 #[test]
+fn a_bad_deadline_margin_falls_back_to_the_default_and_answers_as_usual() {
+    // Before #19 the cold start failed on it, and CloudFormation waited its full timeout.
+    let s = start_with(binary("cr-probe"), &[("DEADLINE_MARGIN_MS", "five seconds")]);
+    let url = response_url(&s.receiver, "bad-margin");
+    let sent = invoke_ok(&s, &CfnRequest::sample("cr-probe", "create", &url).build());
+    let body = only_response(&s, "bad-margin", sent);
+    assert_eq!(body["Status"], "SUCCESS");
+    s.lambda.settled(1);
+    let warnings: Vec<String> =
+        s.lambda.function_lines().into_iter().filter(|line| line.contains("DEADLINE_MARGIN_MS")).collect();
+    assert_eq!(warnings.len(), 1, "one warning names the variable: {warnings:#?}");
+    assert!(warnings[0].contains("five seconds") && warnings[0].contains("WARN"), "{}", warnings[0]);
+}
+
+#[test]
 fn aws_error_fails_create_and_its_rollback_delete_touches_nothing() {
     let s = probe();
     let url = response_url(&s.receiver, "create");
