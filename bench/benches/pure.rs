@@ -22,7 +22,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use endpoint_access::model::{Endpoint, EndpointKind, Rule, RuleSpec};
 use endpoint_access::plan::{Resolution, desired_rules, plan_rules, resolve};
-use lifecycle_drain::config::{Config, HookName, LifecycleResult, StandalonePolicy};
+use lifecycle_drain::config::{Config, StandalonePolicy};
 use lifecycle_drain::plan::{Agent, Step, TaskKind, TaskState, decide};
 use task_alerts::diagnosis::{Container, TaskDetail, diagnose};
 use vpc_peering::model::{Route, RouteSpec, RouteTable, Target};
@@ -190,16 +190,7 @@ fn endpoint_access(c: &mut Criterion) {
 // ---- lifecycle-drain ----
 
 fn drain_config() -> Config {
-    Config {
-        hook: HookName::Exact("ecs-drain".into()),
-        cluster: None,
-        queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/drain".into(),
-        poll_interval: Duration::from_secs(10),
-        handover_delay: Duration::from_secs(30),
-        max_drain: Duration::from_secs(3600),
-        on_max_drain: LifecycleResult::Abandon,
-        standalone: StandalonePolicy::StopAfter(Duration::from_secs(300)),
-    }
+    Config::sample(StandalonePolicy::StopAfter(Duration::from_secs(300)))
 }
 
 /// 50 tasks on a draining instance: one daemon, 10 service tasks already stopped, 39 still running.

@@ -22,6 +22,16 @@ use crate::plan::{pick_s3_prefix_list, s3_prefix_list_names};
 /// The tag on every rule this resource adds; its value names the owner.
 pub const OWNER_TAG: &str = "ecs-plumbing:owner";
 
+/// Where rules are added and whose they are: one group, one direction, the owner tag's value and
+/// the rules' description.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    pub group_id: &'a str,
+    pub direction: Direction,
+    pub owner: &'a str,
+    pub description: &'a str,
+}
+
 /// EC2 in the stack's account and Region: reads into the model, writes what the plan says (the
 /// same role as vpc-peering's `Ec2Api`, one per side there).
 pub struct Ec2Api {
@@ -138,19 +148,16 @@ impl Ec2Api {
     /// rules were read: `InvalidPermission.Duplicate`, and EC2 then makes none of the call's
     /// rules), they are added one at a time instead, and a rule already there is left alone: it
     /// is not ours.
-    #[expect(clippy::too_many_arguments, reason = "one call's parts: where, what, whose, and what it made")]
     pub async fn authorize(
         &self,
         pace: &Pace,
-        group_id: &str,
-        direction: Direction,
+        grant: &Grant<'_>,
         rules: &[RuleSpec],
-        owner: &str,
-        description: &str,
         undo: &mut Vec<Action>,
     ) -> Result<(), AccessError> {
+        let group_id = grant.group_id;
         if rules.len() > 1 {
-            match self.authorize_call(pace, group_id, direction, rules, owner, description).await {
+            match self.authorize_call(pace, grant, rules).await {
                 Ok(returned) => {
                     record(rules, &returned, undo);
                     return Ok(());
@@ -163,7 +170,7 @@ impl Ec2Api {
         }
         for spec in rules {
             let one = std::slice::from_ref(spec);
-            match self.authorize_call(pace, group_id, direction, one, owner, description).await {
+            match self.authorize_call(pace, grant, one).await {
                 Ok(returned) => record(one, &returned, undo),
                 Err(f) if f.code_is(DUPLICATE) => {
                     info!(rule = %spec, "left alone: the same rule exists already (InvalidPermission.Duplicate), not ours");
@@ -178,12 +185,10 @@ impl Ec2Api {
     async fn authorize_call(
         &self,
         pace: &Pace,
-        group_id: &str,
-        direction: Direction,
+        grant: &Grant<'_>,
         rules: &[RuleSpec],
-        owner: &str,
-        description: &str,
     ) -> Result<Vec<Rule>, AwsFailure> {
+        let Grant { group_id, direction, owner, description } = *grant;
         let permissions = Some(ip_permissions(rules, description));
         let tags = TagSpecification::builder()
             .resource_type(ResourceType::SecurityGroupRule)

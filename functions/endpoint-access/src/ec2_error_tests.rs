@@ -35,6 +35,11 @@ fn pace(account: &str, until: Instant) -> Pace {
     Pace { account: account.into(), region: "us-east-1".into(), until }
 }
 
+/// Rules for `sg-e1`'s ingress, owner `o`, description `d`.
+fn grant() -> Grant<'static> {
+    Grant { group_id: "sg-e1", direction: Direction::Ingress, owner: "o", description: "d" }
+}
+
 fn ingress(peer: &str) -> RuleSpec {
     RuleSpec { group_id: "sg-e1".into(), direction: Direction::Ingress, port: 443, peer: Peer::Group(peer.into()) }
 }
@@ -74,7 +79,7 @@ async fn authorize_refusals_that_are_outcomes_and_those_that_are_not() {
     let later = Instant::now() + Duration::from_secs(30);
     let added = network(&[&duplicate])
         .await
-        .authorize(&pace("111111111111", later), "sg-e1", Direction::Ingress, &[ingress("sg-t1")], "o", "d", &mut undo)
+        .authorize(&pace("111111111111", later), &grant(), &[ingress("sg-t1")], &mut undo)
         .await;
     assert!(added.is_ok() && undo.is_empty(), "{added:?} {undo:?}");
     // The rest are errors of their own, or AWS's with the hint; a throttle past its time
@@ -87,7 +92,7 @@ async fn authorize_refusals_that_are_outcomes_and_those_that_are_not() {
         let paced = pace("222222222222", Instant::now());
         let one = [ingress("sg-t1")];
         let network = network(&[rule]).await;
-        let added = network.authorize(&paced, "sg-e1", Direction::Ingress, &one, "o", "d", &mut undo).await;
+        let added = network.authorize(&paced, &grant(), &one, &mut undo).await;
         errors.push(added.unwrap_err());
         assert_eq!(rule.num_calls(), 1);
     }

@@ -196,6 +196,10 @@ const EGRESS: &str = "AuthorizeSecurityGroupEgress";
 const DUPLICATE_MESSAGE: &str =
     "the specified rule \"peer: sg-t2, TCP, from port: 443, to port: 443, ALLOW\" already exists";
 
+/// Rules for `group_id` in `direction`, owned by [`OWNER`].
+fn grant<'a>(group_id: &'a str, direction: Direction, description: &'a str) -> Grant<'a> {
+    Grant { group_id, direction, owner: OWNER, description }
+}
 #[tokio::test]
 async fn a_duplicate_in_a_batch_falls_back_to_one_call_per_rule_for_that_group_only() {
     use Direction::*;
@@ -215,8 +219,8 @@ async fn a_duplicate_in_a_batch_falls_back_to_one_call_per_rule_for_that_group_o
     ]);
     let network = fake.network();
     let mut made = Vec::new();
-    network.authorize(&pace(), "sg-e1", Ingress, &e1, OWNER, "ecs-plumbing app Access", &mut made).await.unwrap();
-    network.authorize(&pace(), "sg-t1", Egress, &t1, OWNER, "ecs-plumbing app Access", &mut made).await.unwrap();
+    network.authorize(&pace(), &grant("sg-e1", Ingress, "ecs-plumbing app Access"), &e1, &mut made).await.unwrap();
+    network.authorize(&pace(), &grant("sg-t1", Egress, "ecs-plumbing app Access"), &t1, &mut made).await.unwrap();
 
     assert_eq!(
         fake.calls(),
@@ -309,7 +313,7 @@ async fn other_refusals_of_a_batch_are_named_and_not_tried_rule_by_rule() {
     ]);
     let network = fake.network();
     let mut made = Vec::new();
-    let limit = network.authorize(&pace(), "sg-e1", Ingress, &e1, OWNER, "d", &mut made).await;
+    let limit = network.authorize(&pace(), &grant("sg-e1", Ingress, "d"), &e1, &mut made).await;
     assert!(matches!(&limit, Err(AccessError::RuleLimit { group_id }) if group_id == "sg-e1"), "{limit:?}");
     let ids = vec!["sgr-1".to_string(), "sgr-2".to_string()];
     let denied = network.revoke(&pace(), "sg-t1", Egress, &ids, &mut 0).await;

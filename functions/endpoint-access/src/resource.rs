@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::batch::{Batch, batches};
-use crate::ec2::Ec2Api;
+use crate::ec2::{Ec2Api, Grant};
 use crate::error::AccessError;
 use crate::model::{Action, Rule};
 use crate::plan::{desired_rules, plan_rules, resolve};
@@ -148,7 +148,8 @@ impl EndpointAccess {
             let result = match &batch {
                 Batch::Authorize { group_id, direction, rules } => {
                     ctx.step(format!("adding {} {direction} rule(s) to {group_id}", rules.len()));
-                    self.ec2.authorize(&pace, group_id, *direction, rules, owner, &description, &mut undo).await
+                    let grant = Grant { group_id, direction: *direction, owner, description: &description };
+                    self.ec2.authorize(&pace, &grant, rules, &mut undo).await
                 }
                 Batch::Revoke { group_id, direction, rule_ids } => {
                     ctx.step(format!("revoking {} {direction} rule(s) of {group_id}", rule_ids.len()));

@@ -82,6 +82,21 @@ pub enum StandalonePolicy {
 }
 
 impl Config {
+    /// The defaults, hook `ecs-drain`, a queue in us-east-1 and `standalone`: for the tests and
+    /// the benches, which need a configuration without an environment.
+    pub fn sample(standalone: StandalonePolicy) -> Self {
+        Config {
+            hook: HookName::Exact("ecs-drain".into()),
+            cluster: None,
+            queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/drain".into(),
+            poll_interval: Duration::from_secs(10),
+            handover_delay: Duration::from_secs(30),
+            max_drain: Duration::from_secs(3600),
+            on_max_drain: LifecycleResult::Abandon,
+            standalone,
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(shared::env::process)
     }

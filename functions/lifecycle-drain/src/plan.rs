@@ -199,20 +199,10 @@ pub fn decide(agent: Agent, tasks: &[TaskState], drained_for: Duration, time_lef
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::HookName;
     use TaskKind::*;
 
     fn config(standalone: StandalonePolicy) -> Config {
-        Config {
-            hook: HookName::Exact("ecs-drain".into()),
-            cluster: None,
-            queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/drain".into(),
-            poll_interval: Duration::from_secs(10),
-            handover_delay: Duration::from_secs(30),
-            max_drain: Duration::from_secs(3600),
-            on_max_drain: LifecycleResult::Abandon,
-            standalone,
-        }
+        Config::sample(standalone)
     }
 
     fn task(name: &str, kind: TaskKind, last: &str, desired: &str) -> TaskState {
