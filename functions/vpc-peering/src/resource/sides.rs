@@ -137,5 +137,5 @@ impl VpcPeering {
 
 /// AssumeRole was refused (a role just made or just trusted can be, for a while).
 pub(super) fn is_denied(e: &PeeringError) -> bool {
-    matches!(e, PeeringError::AssumeRole { failure, .. } if failure.code_is("AccessDenied"))
+    matches!(e, PeeringError::AssumeRole { failure, .. } if failure.is_access_denied())
 }
