@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod custom_resource;
 pub mod env;
+pub mod eventbridge;
 pub mod http;
 pub mod pace;
 pub mod retry;

@@ -6,11 +6,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::aws::{CallsInFlight, unanswered_calls};
+use shared::eventbridge::Configured;
 use shared::retry::deadline_instant;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
 
-use crate::config::{Config, ConfigError, LifecycleResult};
+use crate::config::{Config, LifecycleResult};
 use crate::ecs::{Ecs, Known};
 use crate::error::DrainError;
 use crate::job::{DrainJob, Input};
@@ -34,15 +35,8 @@ pub struct Drainer {
 }
 
 /// The Lambda handler. A bad configuration fails every invocation with its reason.
-pub async fn handle(drainer: &Result<Drainer, ConfigError>, event: LambdaEvent<Value>) -> Result<Value, DrainError> {
-    let span = info_span!("event", request_id = %event.context.request_id);
-    match drainer {
-        Ok(drainer) => drainer.handle(event).instrument(span).await,
-        Err(config) => {
-            span.in_scope(|| error!(error = %config, "not started"));
-            Err(config.clone().into())
-        }
-    }
+pub async fn handle(drainer: &Configured<Drainer>, event: LambdaEvent<Value>) -> Result<Value, DrainError> {
+    drainer.handle(event, Drainer::handle).await
 }
 
 impl Drainer {

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shared::eventbridge::{self, Unread};
 
 pub const SOURCE: &str = "aws.autoscaling";
 pub const DETAIL_TYPE: &str = "EC2 Instance-terminate Lifecycle Action";
@@ -54,16 +55,10 @@ impl Input {
         if let Some(records) = payload.get("Records").and_then(Value::as_array) {
             return Self::records(records);
         }
-        let field = |name: &str| payload.get(name).and_then(Value::as_str).unwrap_or("");
-        if (field("source"), field("detail-type")) != (SOURCE, DETAIL_TYPE) {
-            return Input::Ignore(format!(
-                "not an {DETAIL_TYPE} event from {SOURCE} (source {:?}, detail-type {:?})",
-                field("source"),
-                field("detail-type")
-            ));
-        }
-        let Some(detail) = payload.get("detail").filter(|d| d.is_object()) else {
-            return Input::Reject("the event has no `detail` object".into());
+        let detail = match eventbridge::detail(payload, SOURCE, DETAIL_TYPE) {
+            Ok(detail) => detail,
+            Err(Unread::Ignore(why)) => return Input::Ignore(why),
+            Err(Unread::Reject(why)) => return Input::Reject(why),
         };
         let text = |name: &str| detail.get(name).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty());
         let transition = text("LifecycleTransition").unwrap_or("");
@@ -83,7 +78,7 @@ impl Input {
             instance_id: need("EC2InstanceId"),
             token: need("LifecycleActionToken"),
             metadata_cluster: text("NotificationMetadata").and_then(metadata_cluster),
-            account: Some(field("account").trim()).filter(|a| !a.is_empty()).map(str::to_string),
+            account: Some(eventbridge::field(payload, "account").trim()).filter(|a| !a.is_empty()).map(str::to_string),
             found: None,
             started_at_ms: now_ms,
             round: 0,

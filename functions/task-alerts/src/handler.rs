@@ -8,13 +8,14 @@ use aws_sdk_sns::Client as SnsClient;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::aws::{AwsFailure, CallsInFlight};
+use shared::eventbridge::Configured;
 use shared::http::Http;
 use shared::retry::{Failure, GaveUp, deadline_instant, until_deadline};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use tracing::{Instrument, error, info, info_span, warn};
+use tracing::{error, info, warn};
 
-use crate::config::{Config, ConfigError, SnsFormat};
+use crate::config::{Config, SnsFormat};
 use crate::error::{AlertError, DeliveryError, DestinationFailure};
 use crate::logs::{LogTail, Skipped};
 use crate::message::Alert;
@@ -42,15 +43,8 @@ pub struct Alerter {
 }
 
 /// The Lambda handler. A bad configuration fails every invocation with its reason.
-pub async fn handle(alerter: &Result<Alerter, ConfigError>, event: LambdaEvent<Value>) -> Result<Value, AlertError> {
-    let span = info_span!("event", request_id = %event.context.request_id);
-    match alerter {
-        Ok(alerter) => alerter.handle(event).instrument(span).await,
-        Err(config) => {
-            span.in_scope(|| error!(error = %config, "not started"));
-            Err(config.clone().into())
-        }
-    }
+pub async fn handle(alerter: &Configured<Alerter>, event: LambdaEvent<Value>) -> Result<Value, AlertError> {
+    alerter.handle(event, Alerter::handle).await
 }
 
 impl Alerter {

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use shared::eventbridge::{self, Unread};
 
 use crate::config::Config;
 use crate::diagnosis::{TaskDetail, diagnose};
@@ -20,19 +21,13 @@ const SOURCE: &str = "aws.ecs";
 const DETAIL_TYPE: &str = "ECS Task State Change";
 
 pub fn triage(event: &Value, config: &Config) -> Triage {
-    let Value::Object(envelope) = event else {
+    if !event.is_object() {
         return Triage::Reject("not an EventBridge event: expected a JSON object".into());
-    };
-    let field = |name: &str| envelope.get(name).and_then(Value::as_str).unwrap_or("");
-    if (field("source"), field("detail-type")) != (SOURCE, DETAIL_TYPE) {
-        return Triage::Ignore(format!(
-            "not an {DETAIL_TYPE} event from {SOURCE} (source {:?}, detail-type {:?})",
-            field("source"),
-            field("detail-type")
-        ));
     }
-    let Some(detail) = envelope.get("detail").filter(|d| d.is_object()) else {
-        return Triage::Reject("the event has no `detail` object".into());
+    let detail = match eventbridge::detail(event, SOURCE, DETAIL_TYPE) {
+        Ok(detail) => detail,
+        Err(Unread::Ignore(why)) => return Triage::Ignore(why),
+        Err(Unread::Reject(why)) => return Triage::Reject(why),
     };
     let task = match TaskDetail::deserialize(detail) {
         Ok(task) => task,
@@ -43,7 +38,7 @@ pub fn triage(event: &Value, config: &Config) -> Triage {
         Some(status) => return Triage::Ignore(format!("the task is {status}, not STOPPED")),
         None => return Triage::Reject("the event's detail has no `lastStatus`".into()),
     }
-    let region = if config.region.is_empty() { field("region") } else { &config.region };
+    let region = if config.region.is_empty() { eventbridge::field(event, "region") } else { &config.region };
     let alert = Alert::new(&task, &diagnose(&task), region, None);
     if !config.watches(&alert.cluster) {
         return Triage::Ignore(format!("cluster {} is not among the CLUSTERS watched", alert.cluster));
