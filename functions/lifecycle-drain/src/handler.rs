@@ -15,7 +15,7 @@ use crate::config::{Config, LifecycleResult};
 use crate::ecs::{Ecs, Known};
 use crate::error::DrainError;
 use crate::job::{DrainJob, Input};
-use crate::lifecycle::{Action, Lifecycle};
+use crate::lifecycle::{Lifecycle, LifecycleAnswer};
 use crate::pacing::{Pace, account_of};
 use crate::plan::{self, Agent, Begin, HANDOVER_MARGIN, Step, begin, decide};
 
@@ -213,11 +213,11 @@ impl Drainer {
         pace: &Pace,
     ) -> Result<Value, DrainError> {
         let status = match self.lifecycle.complete(job, result, pace).await? {
-            Action::Done => {
+            LifecycleAnswer::Done => {
                 info!(result = result.as_str(), reason = %why, "completed the lifecycle action");
                 "completed"
             }
-            Action::NotActive => {
+            LifecycleAnswer::NotActive => {
                 info!(reason = %why, "the lifecycle action is no longer active (completed by another run, or expired): done");
                 "already-completed"
             }
@@ -229,8 +229,8 @@ impl Drainer {
     async fn hand_over(&self, job: DrainJob, pace: &Pace) -> Result<Value, DrainError> {
         let mut throttled = None;
         match self.lifecycle.heartbeat(&job, pace).await {
-            Ok(Action::Done) => {}
-            Ok(Action::NotActive) => {
+            Ok(LifecycleAnswer::Done) => {}
+            Ok(LifecycleAnswer::NotActive) => {
                 info!("the lifecycle action is no longer active (completed by another run, or expired): done");
                 return Ok(json!({"status": "already-completed"}));
             }

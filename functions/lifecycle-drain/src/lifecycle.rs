@@ -12,9 +12,10 @@ use crate::error::DrainError;
 use crate::job::DrainJob;
 use crate::pacing::Pace;
 
-/// What AWS said of the action.
+/// What Auto Scaling answered about the lifecycle action (not a planned change: those are the
+/// custom resources' `Action`s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum LifecycleAnswer {
     Done,
     /// No longer active: completed by another run, or timed out. Nothing left to do.
     NotActive,
@@ -31,7 +32,12 @@ impl Lifecycle {
         Lifecycle { autoscaling, sqs, queue_url }
     }
 
-    pub async fn complete(&self, job: &DrainJob, result: LifecycleResult, pace: &Pace) -> Result<Action, DrainError> {
+    pub async fn complete(
+        &self,
+        job: &DrainJob,
+        result: LifecycleResult,
+        pace: &Pace,
+    ) -> Result<LifecycleAnswer, DrainError> {
         const ACTION: &str = "autoscaling:CompleteLifecycleAction";
         let complete = self
             .autoscaling
@@ -44,7 +50,7 @@ impl Lifecycle {
         outcome(pace.send(ACTION, || complete.clone().send()).await.map(|_| ()))
     }
 
-    pub async fn heartbeat(&self, job: &DrainJob, pace: &Pace) -> Result<Action, DrainError> {
+    pub async fn heartbeat(&self, job: &DrainJob, pace: &Pace) -> Result<LifecycleAnswer, DrainError> {
         const ACTION: &str = "autoscaling:RecordLifecycleActionHeartbeat";
         let heartbeat = self
             .autoscaling
@@ -78,11 +84,11 @@ impl Lifecycle {
 }
 
 /// `ValidationError: No active Lifecycle Action found …` means the action is over: not an error.
-fn outcome(sent: Result<(), AwsFailure>) -> Result<Action, DrainError> {
+fn outcome(sent: Result<(), AwsFailure>) -> Result<LifecycleAnswer, DrainError> {
     match sent {
-        Ok(()) => Ok(Action::Done),
+        Ok(()) => Ok(LifecycleAnswer::Done),
         Err(f) if f.code_is("ValidationError") && f.message.contains("No active Lifecycle Action") => {
-            Ok(Action::NotActive)
+            Ok(LifecycleAnswer::NotActive)
         }
         Err(f) => Err(f.into()),
     }

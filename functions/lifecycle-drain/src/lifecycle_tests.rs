@@ -64,8 +64,11 @@ async fn an_action_no_longer_active_is_an_outcome() {
         .then_output(|| RecordLifecycleActionHeartbeatOutput::builder().build());
     let lifecycle = lifecycle(&[&over, &beat], &[]).await;
     let paced = pace("111111111111", Instant::now() + Duration::from_secs(30));
-    assert_eq!(lifecycle.complete(&job(), LifecycleResult::Continue, &paced).await.ok(), Some(Action::NotActive));
-    assert_eq!(lifecycle.heartbeat(&job(), &paced).await.ok(), Some(Action::Done));
+    assert_eq!(
+        lifecycle.complete(&job(), LifecycleResult::Continue, &paced).await.ok(),
+        Some(LifecycleAnswer::NotActive)
+    );
+    assert_eq!(lifecycle.heartbeat(&job(), &paced).await.ok(), Some(LifecycleAnswer::Done));
 }
 
 #[tokio::test]
