@@ -116,7 +116,12 @@ struct About {
     hint: &'static str,
 }
 
+// A variant added to the enum but not to `ALL` fails the build here (`Unknown` stays last).
+const _: () = assert!(Category::ALL.len() == Category::Unknown as usize + 1);
+
 impl Category {
+    /// Every category, in the order of the enum. Rust cannot list an enum's variants without a
+    /// macro or a crate; the assertion above keeps the two lists the same length.
     pub const ALL: [Category; 10] = [
         OutOfMemory,
         ImagePull,
