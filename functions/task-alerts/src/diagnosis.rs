@@ -94,35 +94,26 @@ impl TaskDetail {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    OutOfMemory,
-    ImagePull,
-    SecretsOrNetworkInit,
-    HealthCheck,
-    AppExit,
-    SpotInterruption,
-    CapacityOrPlacement,
-    PlatformOrHost,
-    ScalingOrDeployment,
-    Unknown,
+/// Declares an enum and its `ALL`, every variant in declaration order, from one list: Rust has no
+/// built-in way to list an enum's variants, and two lists kept by hand drift apart.
+macro_rules! enum_with_all {
+    ($(#[$meta:meta])* pub enum $name:ident { $($variant:ident,)+ }) => {
+        $(#[$meta])*
+        pub enum $name { $($variant,)+ }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: [$name; [$($name::$variant),+].len()] = [$($name::$variant),+];
+        }
+    };
 }
 
-/// A category's id, its name in words and its fix.
-struct About {
-    id: &'static str,
-    words: &'static str,
-    hint: &'static str,
-}
-
-// A variant added to the enum but not to `ALL` fails the build here (`Unknown` stays last).
-const _: () = assert!(Category::ALL.len() == Category::Unknown as usize + 1);
-
-impl Category {
-    /// Every category, in the order of the enum. Rust cannot list an enum's variants without a
-    /// macro or a crate; the assertion above keeps the two lists the same length.
-    pub const ALL: [Category; 10] = [
+enum_with_all! {
+    /// Why a task stopped, as an alert names it; its id, words and fix are [`Category::id`],
+    /// [`Category::words`] and [`Category::hint`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Category {
         OutOfMemory,
         ImagePull,
         SecretsOrNetworkInit,
@@ -133,8 +124,17 @@ impl Category {
         PlatformOrHost,
         ScalingOrDeployment,
         Unknown,
-    ];
+    }
+}
 
+/// A category's id, its name in words and its fix.
+struct About {
+    id: &'static str,
+    words: &'static str,
+    hint: &'static str,
+}
+
+impl Category {
     /// The id users write in configuration and see in JSON: `out_of_memory`.
     pub fn id(self) -> &'static str {
         self.about().id
