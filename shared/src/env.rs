@@ -13,6 +13,11 @@ pub fn process(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// A lookup over fixed pairs, as a test gives a function its environment.
+pub fn pairs<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+}
+
 /// What is wrong with a function's configuration. Every message starts `bad configuration: `.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -91,7 +96,7 @@ mod tests {
     use super::*;
 
     fn env(vars: &'static [(&'static str, &'static str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        Env::new(|name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        Env::new(pairs(vars))
     }
 
     #[test]

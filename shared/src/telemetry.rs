@@ -105,7 +105,7 @@ mod tests {
     use super::*;
 
     fn logging(vars: &[(&str, &str)]) -> Logging {
-        Logging::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        Logging::from_lookup(crate::env::pairs(vars))
     }
 
     const QUIET_WARN: &str = "aws_config=warn,aws_smithy_runtime=warn,aws_runtime=warn,hyper=warn,hyper_util=warn,h2=warn,rustls=warn,lambda_runtime::layers::panic=off";

@@ -155,7 +155,7 @@ mod tests {
     const QUEUE: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/ecs-plumbing-drain";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        Config::from_lookup(shared::env::pairs(vars))
     }
 
     #[test]

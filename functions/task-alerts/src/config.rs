@@ -198,7 +198,7 @@ mod tests {
     const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecs-alerts/webhook-AbCdEf";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        Config::from_lookup(shared::env::pairs(vars))
     }
 
     #[test]

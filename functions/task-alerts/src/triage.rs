@@ -60,7 +60,7 @@ mod tests {
     fn config(vars: &[(&str, &str)]) -> Config {
         let mut vars = vars.to_vec();
         vars.push((TOPIC_ARN, "arn:aws:sns:us-east-1:123456789012:ecs-alerts"));
-        Config::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())).unwrap()
+        Config::from_lookup(shared::env::pairs(&vars)).unwrap()
     }
 
     fn event(path: &str) -> Value {

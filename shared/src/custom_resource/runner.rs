@@ -457,7 +457,7 @@ mod tests {
     }
 
     fn settings(vars: &[(&str, &str)]) -> (Settings, Option<ConfigError>) {
-        Settings::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        Settings::from_lookup(crate::env::pairs(vars))
     }
 
     #[test]
