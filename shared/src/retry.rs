@@ -20,6 +20,16 @@ pub enum Failure<E> {
     Final(E),
 }
 
+impl<E> Failure<E> {
+    /// The same failure, its error wrapped or converted by `f`.
+    pub fn map<F>(self, f: impl FnOnce(E) -> F) -> Failure<F> {
+        match self {
+            Failure::Retryable(e) => Failure::Retryable(f(e)),
+            Failure::Final(e) => Failure::Final(f(e)),
+        }
+    }
+}
+
 /// Why the loop stopped without success, and after how many attempts.
 #[derive(Debug)]
 pub struct GaveUp<E> {

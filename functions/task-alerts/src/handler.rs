@@ -181,10 +181,7 @@ impl Alerter {
                         // A 4xx may mean the URL was rotated: read the secret again next time.
                         *self.webhook.lock().await = None;
                     }
-                    Err(match failure {
-                        Failure::Retryable(e) => Failure::Retryable(DeliveryError::Post(e)),
-                        Failure::Final(e) => Failure::Final(DeliveryError::Post(e)),
-                    })
+                    Err(failure.map(DeliveryError::Post))
                 }
             }
         };

@@ -127,10 +127,7 @@ impl Webhook {
             body: payload.to_string().into(),
         };
         // The error never holds the URL.
-        http.deliver(request, budget).await.map_err(|failure| match failure {
-            Failure::Retryable(e) => Failure::Retryable(PostError(e)),
-            Failure::Final(e) => Failure::Final(PostError(e)),
-        })
+        http.deliver(request, budget).await.map_err(|failure| failure.map(PostError))
     }
 }
 
