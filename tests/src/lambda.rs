@@ -55,24 +55,33 @@ const BASE_ENV: &[(&str, &str)] = &[
 impl Lambda {
     /// Start the emulator for `bootstrap` with a function timeout of `timeout_secs`.
     pub fn start(name: &str, bootstrap: &Path, timeout_secs: u32, env: &[(&str, &str)]) -> Self {
-        let (invoke_port, api_port) = (free_port(), free_port());
-        let mut command = Command::new(rie());
-        // Only what we set reaches the function: no host AWS profile or credentials.
-        command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
-        command.envs(BASE_ENV.iter().copied());
-        command.env("AWS_LAMBDA_FUNCTION_NAME", name).env("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_secs.to_string());
-        command.envs(env.iter().copied());
-        command
-            .arg("--log-level")
-            .arg("info")
-            .arg("--runtime-interface-emulator-address")
-            .arg(format!("127.0.0.1:{invoke_port}"))
-            .arg("--runtime-api-address")
-            .arg(format!("127.0.0.1:{api_port}"))
-            .arg(bootstrap);
-        let mut process = Process::spawn(name, command);
-        process.wait_for_port(invoke_port, Duration::from_secs(20));
-        Self { process: Mutex::new(process), invoke_port, timeout: Duration::from_secs(timeout_secs.into()) }
+        // A port taken between `free_port` and the emulator's bind: up to three tries on new ports.
+        for _ in 0..3 {
+            let (invoke_port, api_port) = (free_port(), free_port());
+            let mut command = Command::new(rie());
+            // Only what we set reaches the function: no host AWS profile or credentials.
+            command.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+            command.envs(BASE_ENV.iter().copied());
+            command.env("AWS_LAMBDA_FUNCTION_NAME", name).env("AWS_LAMBDA_FUNCTION_TIMEOUT", timeout_secs.to_string());
+            command.envs(env.iter().copied());
+            command
+                .arg("--log-level")
+                .arg("info")
+                .arg("--runtime-interface-emulator-address")
+                .arg(format!("127.0.0.1:{invoke_port}"))
+                .arg("--runtime-api-address")
+                .arg(format!("127.0.0.1:{api_port}"))
+                .arg(bootstrap);
+            let mut process = Process::spawn(name, command);
+            if process.wait_for_port_unless_taken(invoke_port, Duration::from_secs(20)) {
+                return Self {
+                    process: Mutex::new(process),
+                    invoke_port,
+                    timeout: Duration::from_secs(timeout_secs.into()),
+                };
+            }
+        }
+        panic!("{name}: the emulator found its ports taken three times");
     }
 
     pub fn invoke(&self, payload: &[u8]) -> Invocation {

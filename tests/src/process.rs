@@ -93,6 +93,31 @@ impl Process {
         }
     }
 
+    /// Poll until something accepts connections on `port`, as [`Self::wait_for_port`] does; but
+    /// `false` if the process exited because an address it was given was taken meanwhile (another
+    /// process can get a port between [`free_port`] and the bind, as an outgoing connection's own
+    /// port): the caller starts it again on other ports.
+    pub fn wait_for_port_unless_taken(&mut self, port: u16, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let output = self.output();
+                if output.contains("address already in use") {
+                    return false;
+                }
+                panic!("{} exited ({status}) before listening on {port}:\n{output}", self.name);
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} not listening on {port} after {timeout:?}:\n{}",
+                self.name,
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        true
+    }
+
     /// Poll until something accepts connections on `port`.
     pub fn wait_for_port(&mut self, port: u16, timeout: Duration) {
         self.wait_until(&format!("listening on {port}"), timeout, || TcpStream::connect(("127.0.0.1", port)).is_ok());
