@@ -275,20 +275,56 @@ const fn rule(category: Category, look: Look) -> Rule {
     Rule { category, look }
 }
 
-/// The precedence, first match wins: explicit reasons beat stop codes, and stop codes beat exit codes.
+/// The precedence, first match wins: the platform's own verdict on the host first, then explicit reasons,
+/// then stop codes, then exit codes.
 const RULES: &[Rule] = &[
+    // ECS's own verdict on the host, which beats whatever the containers then report (SIGTERM 143, SIGKILL
+    // 137, failed health checks on an impaired instance): Managed Instances auto-repair stops tasks with
+    // `InfrastructureHealth` (https://docs.aws.amazon.com/sdk-for-python/v4/reference/clients/ecs/enums/TaskStopCode/,
+    // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_AutoRepairConfiguration.html), and it
+    // drains every instance at day 14 with "Task stopped during instance draining"
+    // (https://docs.aws.amazon.com/batch/latest/userguide/ecs-managed-instances-instance-draining.html).
+    rule(PlatformOrHost, StopCode(&["InfrastructureHealth"])),
+    rule(PlatformOrHost, AnyReason(&["during instance draining"])),
     // An OOM kill names itself in the container reason whatever the exit code (137, 0 or none), and the
-    // task then also says `EssentialContainerExited`.
-    rule(OutOfMemory, AnyReason(&["outofmemory", "out of memory", "oomkilled", "killed due to memory usage"])),
+    // task then also says `EssentialContainerExited`. "failed to get container status" is
+    // CannotStartContainerError's documented memory case (the container exceeded its `memory` while
+    // starting, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cannot-start-container.html);
+    // runc says "container init was OOM-killed (memory limit too low?)".
+    rule(
+        OutOfMemory,
+        AnyReason(&[
+            "outofmemory",
+            "out of memory",
+            "oomkilled",
+            "oom-killed",
+            "killed due to memory usage",
+            "failed to get container status",
+        ]),
+    ),
     // `exec: "x": executable file not found` comes wrapped in CannotStartContainerError and even
     // ResourceInitializationError: it is the image's command, not secrets or the network.
     rule(AppExit, AnyReason(&["executable file not found", "exec format error"])),
     rule(SpotInterruption, AnyReason(&["spot task was interrupted"])),
     // "Task failed ELB health checks", "Task failed container health checks": often exit 137 or 0.
     rule(HealthCheck, AnyReason(&["health check"])),
-    rule(ImagePull, AnyReason(&["cannotpullcontainer", "can't pull the image", "from the amazon ecr repository"])),
-    // Fargate's ResourceInitializationError (secrets, registry auth, log group, EFS) and the EC2 agent's
-    // own wording for secrets. Registry *auth* belongs here, before the ECR connection marker below.
+    // The EC2 agent names ECR auth failures CannotPullECRContainerError; Docker Hub's rate limit can come
+    // bare (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html).
+    rule(
+        ImagePull,
+        AnyReason(&[
+            "cannotpullcontainer",
+            "cannotpullecrcontainer",
+            "can't pull the image",
+            "from the amazon ecr repository",
+            "toomanyrequests",
+            "pull rate limit",
+        ]),
+    ),
+    // Fargate's ResourceInitializationError (secrets, registry auth, log group, EFS), the EC2 agent's own
+    // wording for secrets, a log driver that cannot start (also under CannotStartContainerError on EC2)
+    // and CannotCreateVolumeError (https://docs.aws.amazon.com/AmazonECS/latest/userguide/stopped-task-error-codes.html).
+    // Registry *auth* belongs here, before the ECR connection marker below.
     rule(
         SecretsOrNetworkInit,
         AnyReason(&[
@@ -297,6 +333,8 @@ const RULES: &[Rule] = &[
             "fetching secret data",
             "unable to assume the role",
             "failed to validate logger args",
+            "failed to initialize logging driver",
+            "cannotcreatevolumeerror",
         ]),
     ),
     rule(ImagePull, AnyReason(&["connection issue between the task and amazon ecr"])),
@@ -313,9 +351,13 @@ const RULES: &[Rule] = &[
             "capacity is unavailable",
             "network interface provisioning",
             "unable to place",
+            "placement constraint",
         ]),
     ),
     // Maintenance reasons can be prefixed ("Service x: ECS is performing maintenance..."): substrings.
+    // The container runtime failing or timing out (ContainerRuntimeError, ContainerRuntimeTimeoutError,
+    // DockerTimeoutError before platform version 1.4) and a disconnected agent (`TaskFailedToStart: AGENT`,
+    // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/api_failures_messages.html) are the host's.
     rule(
         PlatformOrHost,
         AnyReason(&[
@@ -323,10 +365,13 @@ const RULES: &[Rule] = &[
             "container instance deregistration",
             "host ec2 (instance",
             "dockertimeouterror",
+            "containerruntimetimeouterror",
+            "containerruntimeerror",
             "could not transition to",
             "cannotstopcontainererror",
             "cannotcreatecontainererror",
             "cannotinspectcontainererror",
+            "taskfailedtostart: agent",
         ]),
     ),
     // Not "by user": "Container instance deregistration forced by user" is the host, above.
@@ -349,8 +394,9 @@ const RULES: &[Rule] = &[
     // which is why the reason rules above go first.
     rule(SpotInterruption, StopCode(&["SpotInterruption", "TerminationNotice"])),
     rule(ScalingOrDeployment, StopCode(&["UserInitiated", "ServiceSchedulerInitiated"])),
-    rule(PlatformOrHost, StopCode(&["InfrastructureHealth"])),
     // Only now exit codes: they must not override an explicit reason (Spot with exit 2, a deployment with 143).
+    // Exit 137 alone lands here too: a SIGKILL (stop timeout, health-check kill or the OOM killer), which the
+    // summary says in words of its own (`KILLED`); out of memory only with a reason that says so.
     rule(AppExit, FailedExit),
     // An essential container that ended cleanly, with no reason anywhere: nothing says why it ended.
     rule(Unknown, ExitCode(&[0])),
@@ -475,10 +521,16 @@ fn suspect(task: &TaskDetail) -> Option<&Container> {
     failed.or_else(|| task.containers.iter().find(|c| c.reason.is_some()))
 }
 
+/// How a summary starts when an app exit was a SIGKILL (exit 137) that no reason explains: the container
+/// was killed, not out of memory unless something says so (the category, and its id, stay `app_exit`).
+const KILLED: &str = "Killed (SIGKILL)";
+
 fn summary(category: Category, task: &TaskDetail, text: Option<&str>, container: Option<&Container>) -> String {
     let fact = text.or(task.stopped_reason.as_deref()).or(task.stop_code.as_deref()).unwrap_or("no reason given");
+    let killed = category == AppExit && container.is_some_and(|c| c.exit_code == Some(137));
+    let words = if killed { KILLED } else { category.words() };
     // Reasons can hold newlines (Batch, hand-joined text) and run long.
-    let mut line = format!("{}: {}", category.words(), controls_to_spaces_cut(fact, 200));
+    let mut line = format!("{words}: {}", controls_to_spaces_cut(fact, 200));
     if let Some(container) = container {
         let name = container.name.as_deref().unwrap_or("unnamed");
         match container.exit_code {
@@ -495,7 +547,9 @@ fn exit_meaning(code: i64, category: Category) -> String {
         (0, OutOfMemory) => "reported as 0 although the container was killed",
         (0, _) => "a clean exit",
         (137, OutOfMemory) => "SIGKILL by the out-of-memory killer",
-        (137, _) => "SIGKILL, e.g. the stop timeout or a failed health check; not OOM unless the reason says so",
+        (137, _) => {
+            "SIGKILL from the stop timeout, a health-check kill or the OOM killer; not called OOM without a reason saying so"
+        }
         (139, _) => "SIGSEGV, a segmentation fault",
         (143, _) => "SIGTERM, the process did not handle the stop signal in time",
         (126, _) => "the command is not executable",

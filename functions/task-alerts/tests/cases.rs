@@ -1,4 +1,5 @@
-//! Every real stopped reason of the stop-reason corpus kept outside this repo, wrapped in a
+//! Every real stopped reason of the stop-reason corpus kept outside this repo, and every error message
+//! AWS documents for stopped tasks (`documented-errors.tsv`, each row with its page), wrapped in a
 //! real-shaped EventBridge event and piped through the built `explain-stop`, must get its expected
 //! category.
 
@@ -11,6 +12,8 @@ use serde_json::{Map, Value, json};
 /// in the repo's test fixtures so a clone tests on its own; `the_copies_match_the_team_folder`
 /// catches drift where the corpus is at hand.
 const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/task-alerts/stopped-reasons.tsv");
+/// AWS's documented stopped-task error messages (placeholders filled in), each with the page it is from.
+const DOCUMENTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/task-alerts/documented-errors.tsv");
 const TEMPLATE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/fixtures/task-alerts/ecs-task-state-change.ec2-container-stopped.json"
@@ -56,14 +59,17 @@ struct Case {
     container_reason: String,
     exit_code: String,
     expected: String,
+    source: String,
 }
 
-fn cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(CASES).unwrap_or_else(|err| panic!("{CASES}: {err}"));
+/// The rows of one corpus file (same columns in both).
+fn cases(path: &str) -> Vec<Case> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}"));
     let mut rows = parse_tsv(&text).into_iter();
     let header = rows.next().expect("a header row");
     let column = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
-    let cols = ["id", "stopCode", "stoppedReason", "container_reason", "exit_code", "expected_category"].map(column);
+    let cols =
+        ["id", "stopCode", "stoppedReason", "container_reason", "exit_code", "expected_category", "source"].map(column);
     rows.filter(|row| row.iter().any(|f| !f.is_empty()))
         .map(|row| {
             let get = |i: usize| row.get(cols[i]).cloned().unwrap_or_default();
@@ -74,6 +80,7 @@ fn cases() -> Vec<Case> {
                 container_reason: get(3),
                 exit_code: get(4),
                 expected: get(5),
+                source: get(6),
             }
         })
         .collect()
@@ -128,13 +135,16 @@ fn diagnosis(input: &str) -> Result<Value, String> {
     serde_json::from_slice(&out.stdout).map_err(|err| format!("stdout is not JSON: {err}"))
 }
 
-#[test]
-fn every_corpus_row_gets_its_category() {
-    let template: Value =
-        serde_json::from_str(&std::fs::read_to_string(TEMPLATE).expect("template event")).expect("template JSON");
-    let cases = cases();
-    assert!(!cases.is_empty(), "no rows in {CASES}");
-    let mismatches: Vec<String> = cases
+fn template() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(TEMPLATE).expect("template event")).expect("template JSON")
+}
+
+/// Every row of `path` through the built `explain-stop`: the rows that got another category, or no answer.
+fn mismatches(path: &str) -> (usize, Vec<String>) {
+    let template = template();
+    let cases = cases(path);
+    assert!(!cases.is_empty(), "no rows in {path}");
+    let wrong = cases
         .iter()
         .filter_map(|case| {
             let got = match diagnosis(&event_for(case, &template).to_string()) {
@@ -149,13 +159,50 @@ fn every_corpus_row_gets_its_category() {
             })
         })
         .collect();
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} rows misclassified:\n{}",
-        mismatches.len(),
-        cases.len(),
-        mismatches.join("\n")
-    );
+    (cases.len(), wrong)
+}
+
+#[test]
+fn every_corpus_row_gets_its_category() {
+    for path in [CASES, DOCUMENTED] {
+        let (rows, wrong) = mismatches(path);
+        assert!(wrong.is_empty(), "{path}: {} of {rows} rows misclassified:\n{}", wrong.len(), wrong.join("\n"));
+    }
+}
+
+#[test]
+fn every_documented_row_names_its_page() {
+    let cases = cases(DOCUMENTED);
+    let ids: std::collections::HashSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids.len(), cases.len(), "ids are unique");
+    for case in &cases {
+        assert!(case.source.starts_with("https://"), "{}: source {:?} is not a page", case.id, case.source);
+    }
+}
+
+/// A documented row by id, as `explain-stop` diagnoses it.
+fn documented(id: &str) -> Value {
+    let case = cases(DOCUMENTED).into_iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no row {id}"));
+    diagnosis(&event_for(&case, &template()).to_string()).unwrap_or_else(|err| panic!("{id}: {err}"))
+}
+
+#[test]
+fn explain_stop_says_killed_for_137_alone_and_names_the_host() {
+    let killed = documented("doc-30");
+    assert_eq!(killed["category"], "app_exit");
+    let summary = killed["summary"].as_str().unwrap_or_default();
+    assert!(summary.starts_with("Killed (SIGKILL): Essential container in task exited"), "{killed}");
+    assert!(summary.contains("exit 137") && summary.contains("OOM killer"), "{killed}");
+
+    let oom = documented("doc-10");
+    assert_eq!(oom["category"], "out_of_memory");
+    assert!(oom["summary"].as_str().is_some_and(|s| s.starts_with("Out of memory: ")), "{oom}");
+
+    for id in ["doc-27", "doc-28", "doc-29"] {
+        let host = documented(id);
+        assert_eq!(host["category"], "platform_or_host", "{id}: {host}");
+        assert!(host.get("container").is_none(), "{id}: a host event blames no container: {host}");
+    }
 }
 
 #[test]

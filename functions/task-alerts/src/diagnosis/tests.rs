@@ -53,6 +53,15 @@ fn tricky_reasons_classify_by_the_table() {
         ("no exit code, essential exited", "EssentialContainerExited", EXITED, "", None, AppExit),
         ("no stop code, exit 1", "", EXITED, "", Some(1), AppExit),
         ("nothing at all", "", "", "", None, Unknown),
+        ("OOM during container init", "TaskFailedToStart", "CannotStartContainerError: failed to get container status: task 2a1b: not found", "", None, OutOfMemory),
+        ("runc's OOM during init", "", EXITED, "CannotStartContainerError: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: container init was OOM-killed (memory limit too low?): unknown", None, OutOfMemory),
+        ("CannotPullECRContainerError", "", "", "CannotPullECRContainerError: AccessDeniedException: User is not authorized to perform: ecr:GetAuthorizationToken", None, ImagePull),
+        ("bare Docker Hub rate limit", "", "", "ERROR: toomanyrequests: Too Many Requests.", None, ImagePull),
+        ("EC2 logging driver", "", EXITED, "CannotStartContainerError: Error response from daemon: failed to initialize logging driver: failed to create Cloudwatch log stream", None, SecretsOrNetworkInit),
+        ("volume not created", "TaskFailedToStart", "CannotCreateVolumeError: failed to create volume", "", None, SecretsOrNetworkInit),
+        ("runtime error is the host", "TaskFailedToStart", "ContainerRuntimeError: failed to create containerd task", "", None, PlatformOrHost),
+        ("disconnected agent is the host", "TaskFailedToStart", "TaskFailedToStart: AGENT", "", None, PlatformOrHost),
+        ("placement constraint", "", "TaskFailedToStart: MemberOf placement constraint unsatisfied", "", None, CapacityOrPlacement),
     ];
     let wrong: Vec<String> = cases
         .iter()
@@ -62,6 +71,48 @@ fn tricky_reasons_classify_by_the_table() {
         })
         .collect();
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Exit 137 is a SIGKILL: the stop timeout, a health-check kill or the OOM killer. Out of memory only
+/// when a reason says so; the category stays `app_exit` (its id is configuration) with words of its own.
+#[test]
+fn exit_137_alone_is_killed_and_oom_only_with_evidence() {
+    let alone = diagnose(&task("EssentialContainerExited", EXITED, "", Some(137)));
+    assert_eq!((alone.category, alone.matched.as_str()), (AppExit, "exitCode is 137"));
+    assert!(alone.summary.starts_with("Killed (SIGKILL): "), "{}", alone.summary);
+    assert!(alone.summary.contains("OOM killer"), "{}", alone.summary);
+
+    let oom = diagnose(&task(
+        "EssentialContainerExited",
+        EXITED,
+        "OutOfMemoryError: Container killed due to memory usage",
+        Some(137),
+    ));
+    assert_eq!(oom.category, OutOfMemory);
+    assert!(oom.summary.starts_with("Out of memory: OutOfMemoryError"), "{}", oom.summary);
+
+    let crash = diagnose(&task("EssentialContainerExited", EXITED, "", Some(1)));
+    assert!(crash.summary.starts_with("Essential container exited: "), "other exits keep the words: {}", crash.summary);
+}
+
+/// The platform's verdict on the host beats what the containers then report.
+#[test]
+fn infrastructure_health_and_managed_instances_draining_are_the_host() {
+    #[rustfmt::skip]
+    let cases: &[Case] = &[
+        ("InfrastructureHealth over a SIGKILL", "InfrastructureHealth", EXITED, "", Some(137), PlatformOrHost),
+        ("InfrastructureHealth over SIGTERM", "InfrastructureHealth", "", "", Some(143), PlatformOrHost),
+        ("InfrastructureHealth over failed health checks", "InfrastructureHealth", "Task failed container health checks", "", Some(137), PlatformOrHost),
+        ("stop code in another case", "infrastructurehealth", "", "", None, PlatformOrHost),
+        ("Managed Instances draining", "ServiceSchedulerInitiated", "Task stopped during instance draining", "", Some(143), PlatformOrHost),
+        ("draining without a stop code", "", "Task stopped during instance draining", "", None, PlatformOrHost),
+        ("EC2 draining stays on purpose", "ServiceSchedulerInitiated", "Service web: container instance is in DRAINING state", "", Some(143), ScalingOrDeployment),
+    ];
+    for &(name, code, reason, container, exit, want) in cases {
+        let got = diagnose(&task(code, reason, container, exit));
+        assert_eq!(got.category, want, "{name}: {}", got.matched);
+        assert_eq!(got.container, None, "{name}: a host event blames no container");
+    }
 }
 
 #[test]
@@ -80,7 +131,7 @@ fn summary_names_the_container_and_the_exit_meaning() {
     let d = diagnose(&task("EssentialContainerExited", EXITED, "", Some(137)));
     assert_eq!(d.container.as_deref(), Some("app"));
     assert!(d.summary.contains("exit 137: SIGKILL"), "{}", d.summary);
-    assert!(d.summary.contains("not OOM"), "{}", d.summary);
+    assert!(d.summary.contains("not called OOM"), "{}", d.summary);
 
     let oom = diagnose(&task("", EXITED, "OutOfMemoryError: Container killed due to memory usage", Some(137)));
     assert!(oom.summary.contains("out-of-memory killer"), "{}", oom.summary);
