@@ -7,6 +7,7 @@ pub use shared::env::ConfigError;
 use shared::env::Env;
 
 use crate::diagnosis::Category;
+use crate::message::AlertKind;
 use crate::webhook::WebhookFormat;
 
 pub const TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -21,12 +22,17 @@ pub const REGION: &str = "AWS_REGION";
 pub const SUPPRESSION_TABLE: &str = "SUPPRESSION_TABLE";
 pub const SUPPRESSION_WINDOW_SECONDS: &str = "SUPPRESSION_WINDOW_SECONDS";
 pub const LOG_LINES: &str = "LOG_LINES";
+pub const AGENT_DISCONNECT_GRACE_SECONDS: &str = "AGENT_DISCONNECT_GRACE_SECONDS";
+pub const LOOK_AGAIN_QUEUE_URL: &str = "LOOK_AGAIN_QUEUE_URL";
 
 const DEFAULT_SECRET_TTL_SECONDS: u64 = 300;
 const MAX_SECRET_TTL_SECONDS: u64 = 86_400;
 const DEFAULT_WINDOW_SECONDS: u64 = 900;
 const DEFAULT_LOG_LINES: u64 = 20;
 const MAX_LOG_LINES: u64 = 100;
+const DEFAULT_AGENT_GRACE_SECONDS: u64 = 300;
+/// SQS delays a message by at most 15 minutes.
+const MAX_AGENT_GRACE_SECONDS: u64 = 900;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -39,7 +45,8 @@ pub struct Config {
     pub webhook_secret: Option<String>,
     /// The format of a secret that holds a bare URL; `None`: guess from the URL's host.
     pub webhook_format: Option<WebhookFormat>,
-    pub ignored: Vec<Category>,
+    /// Stop categories and service-level kinds not alerted on.
+    pub ignored: Vec<AlertKind>,
     /// Cluster names to watch; empty: every cluster.
     pub clusters: Vec<String>,
     pub secret_ttl: Duration,
@@ -52,6 +59,11 @@ pub struct Config {
     pub suppression_window: Duration,
     /// How many of the failed container's last `awslogs` lines an alert carries; zero: none.
     pub log_lines: usize,
+    /// How long an agent must stay disconnected before it is alerted on; zero: at once.
+    pub agent_grace: Duration,
+    /// The queue that brings a disconnected agent back for its second look; `None`: disconnects
+    /// wait for no second look and are not alerted on (unless the grace is zero).
+    pub look_again_queue: Option<String>,
 }
 
 /// What goes on the SNS topic.
@@ -115,7 +127,7 @@ impl Config {
             Some(v) => Some(v.parse().map_err(|e| bad(WEBHOOK_FORMAT, format!("is wrong: {e}")))?),
         };
         let ignored = match env.as_set(IGNORE_CATEGORIES) {
-            None => vec![Category::ScalingOrDeployment],
+            None => vec![AlertKind::Stop(Category::ScalingOrDeployment)],
             Some(list) => categories(&list).map_err(|problem| bad(IGNORE_CATEGORIES, problem))?,
         };
         let clusters = env.optional(CLUSTERS).map(|list| cluster_names(&list)).unwrap_or_default();
@@ -138,6 +150,12 @@ impl Config {
             suppression_table,
             suppression_window,
             log_lines,
+            agent_grace: env.seconds(
+                AGENT_DISCONNECT_GRACE_SECONDS,
+                DEFAULT_AGENT_GRACE_SECONDS,
+                0..=MAX_AGENT_GRACE_SECONDS,
+            )?,
+            look_again_queue: env.optional(LOOK_AGAIN_QUEUE_URL),
         })
     }
 
@@ -148,7 +166,7 @@ impl Config {
 }
 
 /// `a, b`: category ids; blank or `none`: ignore nothing.
-fn categories(list: &str) -> Result<Vec<Category>, String> {
+fn categories(list: &str) -> Result<Vec<AlertKind>, String> {
     if list.trim().is_empty() || list.trim().eq_ignore_ascii_case("none") {
         return Ok(Vec::new());
     }
@@ -156,8 +174,8 @@ fn categories(list: &str) -> Result<Vec<Category>, String> {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(|c| {
-            Category::from_id(c).ok_or_else(|| {
-                let known: Vec<&str> = Category::ALL.iter().map(|c| c.id()).collect();
+            AlertKind::from_id(c).ok_or_else(|| {
+                let known = AlertKind::all_ids();
                 format!(
                     "names an unknown category `{c}`: expected some of {} (comma-separated), or `none`",
                     known.join(", ")
@@ -206,7 +224,11 @@ mod tests {
         let c = config(&[(TOPIC_ARN, TOPIC)]).unwrap();
         assert_eq!((c.topic_arn.as_deref(), c.topic_kms_key.as_deref()), (Some(TOPIC), None));
         assert_eq!((c.sns_format, c.webhook_secret.as_deref(), c.webhook_format), (SnsFormat::Text, None, None));
-        assert_eq!(c.ignored, vec![Category::ScalingOrDeployment], "benign stops are not sent by default");
+        assert_eq!(
+            c.ignored,
+            vec![AlertKind::Stop(Category::ScalingOrDeployment)],
+            "benign stops are not sent by default"
+        );
         assert!(c.clusters.is_empty() && c.watches("any"));
         assert_eq!(c.secret_ttl, Duration::from_secs(300));
         assert_eq!((c.suppression_table, c.suppression_window, c.log_lines), (None, Duration::from_secs(900), 20));
@@ -231,7 +253,10 @@ mod tests {
         .unwrap();
         assert_eq!((c.sns_format, c.topic_kms_key.as_deref()), (SnsFormat::AmazonQ, Some(KEY)));
         assert_eq!(c.webhook_format, Some(WebhookFormat::Teams));
-        assert_eq!(c.ignored, vec![Category::SpotInterruption, Category::ScalingOrDeployment]);
+        assert_eq!(
+            c.ignored,
+            vec![AlertKind::Stop(Category::SpotInterruption), AlertKind::Stop(Category::ScalingOrDeployment)]
+        );
         assert_eq!(c.clusters, vec!["prod", "batch"]);
         assert!(c.watches("batch") && !c.watches("dev"));
         assert_eq!((c.secret_ttl, c.region.as_str()), (Duration::ZERO, "eu-west-1"));

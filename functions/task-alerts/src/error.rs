@@ -18,6 +18,38 @@ pub enum AlertError {
     /// on-failure destination keeps the event.
     #[error("alert \"{title}\" not delivered: {}{}", join(failed), sent_note(delivered))]
     NotDelivered { title: String, failed: Vec<DestinationFailure>, delivered: Vec<&'static str> },
+    /// The suppression table could not say whether a recovery ends an alerted problem; the
+    /// invocation fails so Lambda retries it (else the resolution would be lost).
+    #[error("cannot tell whether {event_name} resolves an alert: {failure}{}", hint_for_table(.failure))]
+    OpenProblems { event_name: String, failure: AwsFailure },
+    /// The second look at a disconnected agent could not be queued; Lambda retries the event.
+    #[error("cannot queue the second look at the disconnected agent: {failure}{}", hint_for_queue(.failure))]
+    LookAgain { failure: AwsFailure },
+    /// The second look could not read the instance; SQS brings the message back to try again.
+    #[error("cannot look at the disconnected agent's instance again: {failure}{}", hint_for_second_look(.failure))]
+    SecondLook { failure: AwsFailure },
+}
+
+fn hint_for_second_look(failure: &AwsFailure) -> &'static str {
+    if failure.is_access_denied() { "; allow ecs:DescribeContainerInstances for this function's role" } else { "" }
+}
+
+fn hint_for_table(failure: &AwsFailure) -> &'static str {
+    if failure.is_access_denied() {
+        "; allow dynamodb:UpdateItem on the SUPPRESSION_TABLE for this function's role"
+    } else {
+        ""
+    }
+}
+
+fn hint_for_queue(failure: &AwsFailure) -> &'static str {
+    if failure.is_access_denied() {
+        "; allow sqs:SendMessage on the LOOK_AGAIN_QUEUE_URL queue for this function's role"
+    } else if failure.code_is("AWS.SimpleQueueService.NonExistentQueue") || failure.code_is("QueueDoesNotExist") {
+        "; check that LOOK_AGAIN_QUEUE_URL names an existing queue"
+    } else {
+        ""
+    }
 }
 
 /// One destination that gave up, after how many attempts, and the last failure.
@@ -88,6 +120,9 @@ impl AlertError {
         match self {
             AlertError::Config(_) => "BadConfiguration",
             AlertError::NotDelivered { .. } => "AlertNotDelivered",
+            AlertError::OpenProblems { .. } => "OpenProblemsUnknown",
+            AlertError::LookAgain { .. } => "LookAgainNotQueued",
+            AlertError::SecondLook { .. } => "SecondLookFailed",
         }
     }
 }

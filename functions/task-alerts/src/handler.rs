@@ -15,7 +15,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
+use crate::agent::Queue;
 use crate::config::{Config, SnsFormat};
+use crate::ecs_reads::EcsReads;
 use crate::error::{AlertError, DeliveryError, DestinationFailure};
 use crate::logs::{LogTail, Skipped};
 use crate::message::Alert;
@@ -40,7 +42,13 @@ pub struct Alerter {
     webhook: Mutex<Option<(Webhook, Instant)>>,
     suppression: Option<Suppression>,
     log_tail: LogTail,
+    /// What service-level alerts read from ECS: a deployment's task definitions, an instance's state.
+    ecs_reads: EcsReads,
+    /// Where a disconnected agent waits for its second look; `None` without `LOOK_AGAIN_QUEUE_URL`.
+    look_again: Option<Queue>,
 }
+
+mod service;
 
 /// The Lambda handler. A bad configuration fails every invocation with its reason.
 pub async fn handle(alerter: &Configured<Alerter>, event: LambdaEvent<Value>) -> Result<Value, AlertError> {
@@ -69,8 +77,11 @@ impl Alerter {
             .suppression_table
             .clone()
             .map(|table| Suppression::new(aws_sdk_dynamodb::Client::new(&quick), table, config.suppression_window));
-        let log_tail = LogTail::new(aws_sdk_ecs::Client::new(&quick), quick, config.log_lines);
-        Alerter { config, sns, secrets, http, webhook: Mutex::new(None), suppression, log_tail }
+        let ecs = aws_sdk_ecs::Client::new(&quick);
+        let ecs_reads = EcsReads::new(ecs.clone());
+        let log_tail = LogTail::new(ecs, quick.clone(), config.log_lines);
+        let look_again = config.look_again_queue.clone().map(|url| Queue::new(aws_sdk_sqs::Client::new(&quick), url));
+        Alerter { config, sns, secrets, http, webhook: Mutex::new(None), suppression, log_tail, ecs_reads, look_again }
     }
 
     async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, AlertError> {
@@ -87,6 +98,12 @@ impl Alerter {
                 Ok(json!({"status": "rejected", "reason": why}))
             }
             Triage::Alert(alert) => self.alert(*alert, &event.payload, deadline).await,
+            Triage::Problem(problem) => self.problem(*problem, &event.payload, deadline).await,
+            Triage::Recovery { subject, ends, event_name, at } => {
+                self.recovery(&subject, &ends, &event_name, at, &event.payload, deadline).await
+            }
+            Triage::LookLater(look) => self.look_later(&look).await,
+            Triage::LookNow(looks) => self.look_now(looks, deadline).await,
         }
     }
 
@@ -116,7 +133,7 @@ impl Alerter {
 
     async fn send(&self, alert: &Alert, deadline: Instant) -> Result<Value, AlertError> {
         let title = alert.title();
-        info!(category = alert.category.id(), task = alert.task_arn.as_deref().unwrap_or(""), title = %title, "diagnosed");
+        info!(category = alert.kind.id(), task = alert.task_arn.as_deref().unwrap_or(""), title = %title, "diagnosed");
         // Boxed: the SDK's futures nest deep enough to overflow the compiler's layout recursion.
         let (sns, webhook) =
             tokio::join!(Box::pin(self.publish(alert, deadline)), Box::pin(self.post(alert, deadline)));
@@ -140,7 +157,7 @@ impl Alerter {
             .iter()
             .map(|(destination, attempts)| json!({"destination": destination, "attempts": attempts}))
             .collect();
-        Ok(json!({"status": "sent", "category": alert.category.id(), "title": title, "destinations": destinations}))
+        Ok(json!({"status": "sent", "category": alert.kind.id(), "title": title, "destinations": destinations}))
     }
 
     /// `None` when no topic is configured.

@@ -17,13 +17,17 @@
 // Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
 #![warn(clippy::unwrap_used)]
 
+pub mod agent;
 pub mod config;
+#[macro_use]
 pub mod diagnosis;
+pub mod ecs_reads;
 pub mod error;
 pub mod handler;
 pub mod kms;
 pub mod logs;
 pub mod message;
+pub mod service_event;
 pub mod suppress;
 pub mod triage;
 pub mod webhook;

@@ -48,7 +48,7 @@ impl LogTail {
     /// The stream and its last lines (oldest first), for an alert whose category wants them.
     pub async fn fetch(&self, alert: &Alert) -> Result<(LogStream, Vec<String>), Skipped> {
         if self.lines == 0
-            || !matches!(alert.category, Category::AppExit | Category::OutOfMemory | Category::HealthCheck)
+            || !matches!(alert.kind.category(), Some(Category::AppExit | Category::OutOfMemory | Category::HealthCheck))
         {
             return Err(Skipped::NotWanted);
         }

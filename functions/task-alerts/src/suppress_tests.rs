@@ -95,3 +95,38 @@ fn a_task_is_its_arn_whatever_the_version() {
     assert_eq!(task_key(Some(""), Some(id)), Some(format!("event#{id}")));
     assert_eq!(task_key(None, None), None);
 }
+
+fn subject() -> Subject {
+    Subject {
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        cluster: "prod".into(),
+        name: crate::service_event::SubjectName::Service("web".into()),
+    }
+}
+
+#[tokio::test]
+async fn a_recovery_closes_only_what_was_open_and_only_once() {
+    let open = mock!(Client::update_item)
+        .match_requests(|r| r.update_expression() == Some("ADD kinds :kind SET expires_at = :ttl"))
+        .then_output(|| UpdateItemOutput::builder().build());
+    let was_open = mock!(Client::update_item)
+        .match_requests(|r| {
+            r.condition_expression() == Some("attribute_exists(kinds)")
+                && r.key().and_then(|key| key.get("pk")).and_then(|k| k.as_s().ok()).map(String::as_str)
+                    == Some("open#123456789012/prod/web")
+        })
+        .then_output(|| {
+            let kinds = AttributeValue::Ss(vec!["task_start_impaired".into(), "deployment_failed".into()]);
+            UpdateItemOutput::builder().attributes("kinds", kinds).build()
+        });
+    let nothing_open = refused("ConditionalCheckFailedException", CONDITION_FAILED);
+    let throttled = refused("ThrottlingException", "Rate exceeded");
+    let suppression = suppression(&[&open, &was_open, &nothing_open, &throttled]).await;
+    suppression.open(&subject(), Kind::TaskStartImpaired).await.expect("opened");
+    let ends = crate::service_event::STEADY_STATE_ENDS;
+    assert_eq!(suppression.close(&subject(), ends).await.ok(), Some(vec![Kind::TaskStartImpaired]));
+    assert_eq!(suppression.close(&subject(), ends).await.ok(), Some(vec![]), "the second steady state");
+    let failure = suppression.close(&subject(), ends).await.unwrap_err();
+    assert!(failure.is_throttling(), "{failure:?}");
+}

@@ -12,6 +12,20 @@ pub(super) fn console_url(region: &str, cluster: &str, task_id: &str) -> String 
 
 /// The CloudWatch console's log-events page. Its fragment takes each name URL-encoded twice with `%` written
 /// as `$` (`/ecs/web` is `$252Fecs$252Fweb`).
+/// A service's health and metrics page in the ECS console.
+pub(super) fn service_url(region: &str, cluster: &str, service: &str) -> String {
+    let (cluster, service) = (percent_encode(cluster), percent_encode(service));
+    format!(
+        "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/services/{service}/health?region={region}"
+    )
+}
+
+/// A cluster's infrastructure page (its container instances and capacity providers) in the ECS console.
+pub(super) fn cluster_url(region: &str, cluster: &str) -> String {
+    let cluster = percent_encode(cluster);
+    format!("https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/infrastructure?region={region}")
+}
+
 pub(super) fn logs_url(region: &str, logs: &LogStream) -> String {
     let encode = |name: &str| percent_encode(&percent_encode(name)).replace('%', "$");
     format!(

@@ -43,6 +43,16 @@ impl Alert {
             "suppressed_since": self.suppressed_since,
             "suppressed_note": self.suppressed_note(),
         });
+        if !self.event_evidence.is_empty() || self.resolved {
+            // A service-level alert: whether it resolves an earlier one, what it is about, its facts.
+            generic["resolved"] = json!(self.resolved);
+            generic["subject"] = json!(self.service_or_family());
+            generic["account"] = json!(self.account);
+            let details: serde_json::Map<String, Value> =
+                self.event_details.iter().map(|(label, value)| (label.to_string(), json!(value))).collect();
+            generic["details"] = Value::Object(details);
+            generic["evidence"]["event"] = json!(self.event_evidence);
+        }
         if !self.log_lines.is_empty() {
             let (lines, left_out) = self.log_tail(LOG_TEXT_MAX, cut);
             generic["log_group"] = json!(self.logs.as_ref().map(|logs| &logs.group));

@@ -26,15 +26,18 @@ mod text;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
+mod service_tests;
+#[cfg(test)]
 mod tests;
 
 use serde_json::Value;
 use shared::text::{controls_to_spaces, is_safe_region_label};
 
 use crate::diagnosis::{Category, ContainerEvidence, Diagnosis, TaskDetail, Timestamp};
+use crate::service_event::{Kind, Problem, Subject, SubjectName};
 use crate::webhook::WebhookFormat;
 use arn::{arn_region, cluster_name, family_revision, task_id};
-use console::{console_url, logs_url};
+use console::{cluster_url, console_url, logs_url, service_url};
 use rfc3339::rfc3339_utc;
 
 /// Where the blamed container's `awslogs` output went.
@@ -51,10 +54,55 @@ impl LogStream {
     }
 }
 
-/// Everything an alert says about one stopped task, names already taken out of their ARNs.
+/// What an alert is about: a stopped task's category, or a service-level problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    Stop(Category),
+    Service(Kind),
+}
+
+impl AlertKind {
+    /// The id users write in `IGNORE_CATEGORIES` and see in JSON: `out_of_memory`, `deployment_failed`.
+    pub fn id(self) -> &'static str {
+        match self {
+            AlertKind::Stop(category) => category.id(),
+            AlertKind::Service(kind) => kind.id(),
+        }
+    }
+
+    /// Parse an [`id`](AlertKind::id), ignoring case and surrounding spaces.
+    pub fn from_id(text: &str) -> Option<AlertKind> {
+        Category::from_id(text).map(AlertKind::Stop).or_else(|| Kind::from_id(text).map(AlertKind::Service))
+    }
+
+    /// Every id, stop categories first.
+    pub fn all_ids() -> Vec<&'static str> {
+        Category::ALL.iter().map(|c| c.id()).chain(Kind::ALL.iter().map(|k| k.id())).collect()
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            AlertKind::Stop(category) => category.words(),
+            AlertKind::Service(kind) => kind.words(),
+        }
+    }
+
+    /// The stop's category, for a stopped task's alert.
+    pub fn category(self) -> Option<Category> {
+        match self {
+            AlertKind::Stop(category) => Some(category),
+            AlertKind::Service(_) => None,
+        }
+    }
+}
+
+/// Everything an alert says about one stopped task or one service-level problem, names already
+/// taken out of their ARNs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alert {
-    pub category: Category,
+    pub kind: AlertKind,
+    /// A resolution: the problem of `kind` is over (the summary says how).
+    pub resolved: bool,
     pub summary: String,
     pub hint: &'static str,
     /// The region the links point at: the one given, else the one in the task's ARNs, else empty (no links).
@@ -90,6 +138,16 @@ pub struct Alert {
     pub suppressed: u64,
     /// Since when they were held back (the first one's time), as the caller wrote it.
     pub suppressed_since: Option<String>,
+    /// What the title names in place of the service or family: `daemon <name>`, `instance <id>`.
+    pub subject: Option<String>,
+    /// The title's key fact when it is not an exit code or stop code (a placement reason, …).
+    pub fact: Option<String>,
+    /// A service-level event's own facts (deployment, capacity providers, instance), after the task's.
+    pub event_details: Vec<(&'static str, String)>,
+    /// A service-level event's own words, verbatim, as evidence lines.
+    pub event_evidence: Vec<String>,
+    /// The account that sent the event (another one's when forwarded to this bus).
+    pub account: Option<String>,
 }
 
 impl Alert {
@@ -114,7 +172,8 @@ impl Alert {
         let console_url = task_id.filter(|_| links).map(|id| console_url(&region, &cluster, id));
         let logs_url = logs.as_ref().filter(|_| links).map(|logs| logs_url(&region, logs));
         Alert {
-            category: diagnosis.category,
+            kind: AlertKind::Stop(diagnosis.category),
+            resolved: false,
             summary: diagnosis.summary.clone(),
             hint: diagnosis.hint,
             region,
@@ -140,6 +199,109 @@ impl Alert {
             log_lines: Vec::new(),
             suppressed: 0,
             suppressed_since: None,
+            subject: None,
+            fact: None,
+            event_details: Vec::new(),
+            event_evidence: Vec::new(),
+            account: None,
+        }
+    }
+
+    /// The alert for a service-level problem.
+    pub fn for_problem(problem: &Problem) -> Self {
+        let mut alert = Alert::about(&problem.subject, AlertKind::Service(problem.kind));
+        alert.summary = problem.summary.clone();
+        alert.hint = problem.hint;
+        alert.fact = problem.fact.clone();
+        alert.stopped_at = problem.at.clone();
+        alert.event_details = problem.details.clone();
+        alert.event_evidence = problem.evidence.clone();
+        if let Some(task_arn) = &problem.task_arn {
+            alert.task_id = task_id(task_arn).map(str::to_string);
+            alert.task_arn = Some(task_arn.clone());
+            if let Some(id) = alert.task_id.as_deref().filter(|_| is_safe_region_label(&alert.region)) {
+                alert.console_url = Some(console_url(&alert.region, &alert.cluster, id));
+            }
+        }
+        alert
+    }
+
+    /// The resolution of the problems `kinds` (at least one) of `subject`, which `event_name` ended.
+    pub fn resolution(subject: &Subject, kinds: &[Kind], event_name: &str, at: Option<String>) -> Self {
+        let kind = kinds.first().copied().unwrap_or(Kind::TaskStartImpaired);
+        let mut alert = Alert::about(subject, AlertKind::Service(kind));
+        alert.resolved = true;
+        let words: Vec<String> = kinds.iter().map(|k| k.words().to_lowercase()).collect();
+        alert.summary = format!("Resolved: {} ({event_name}).", words.join("; "));
+        alert.hint = "Nothing to do: this closes the alert above.";
+        alert.stopped_at = at;
+        alert.event_evidence = vec![format!("event: {event_name}")];
+        alert
+    }
+
+    /// Name a failed deployment's task definitions (`family:revision`), and the one ECS rolled back to.
+    pub fn with_rollback(mut self, failed: Option<String>, rolled_back_to: Option<String>) -> Self {
+        let name = |arn: &str| match family_revision(arn) {
+            (Some(family), Some(revision)) => format!("{family}:{revision}"),
+            _ => arn.to_string(),
+        };
+        if let Some(failed) = failed.as_deref().map(name) {
+            self.summary += &format!(" Failed task definition: {failed}.");
+            self.event_details.push(("Failed task definition", failed));
+        }
+        if let Some(to) = rolled_back_to.as_deref().map(name) {
+            self.summary += &format!(" Rolled back to {to}.");
+            self.fact = Some(format!("rolled back to {to}"));
+            self.event_details.push(("Rolled back to", to));
+        }
+        self
+    }
+
+    /// What every service-level alert of `subject` starts from.
+    fn about(subject: &Subject, kind: AlertKind) -> Self {
+        let region = if is_safe_region_label(&subject.region) { subject.region.clone() } else { String::new() };
+        let links = !region.is_empty();
+        let (service, label, console) = match &subject.name {
+            SubjectName::Service(name) => {
+                (Some(name.clone()), None, links.then(|| service_url(&region, &subject.cluster, name)))
+            }
+            SubjectName::Daemon(_) | SubjectName::Instance(_) => {
+                (None, Some(subject.label()), links.then(|| cluster_url(&region, &subject.cluster)))
+            }
+        };
+        Alert {
+            kind,
+            resolved: false,
+            summary: String::new(),
+            hint: "",
+            region,
+            cluster: subject.cluster.clone(),
+            service,
+            group: None,
+            family: None,
+            revision: None,
+            task_definition_arn: None,
+            task_arn: None,
+            task_id: None,
+            launch_type: None,
+            capacity_provider: None,
+            availability_zone: None,
+            stopped_at: None,
+            stop_code: None,
+            stopped_reason: None,
+            containers: Vec::new(),
+            container: None,
+            console_url: console,
+            logs: None,
+            logs_url: None,
+            log_lines: Vec::new(),
+            suppressed: 0,
+            suppressed_since: None,
+            subject: label,
+            fact: None,
+            event_details: Vec::new(),
+            event_evidence: Vec::new(),
+            account: Some(subject.account.clone()).filter(|a| !a.is_empty()),
         }
     }
 
@@ -159,10 +321,12 @@ impl Alert {
         self
     }
 
-    /// The service, else the task definition family (a standalone task), else the `group`.
+    /// The service, else the task definition family (a standalone task), else the `group`; a
+    /// daemon or an instance by its label.
     pub fn service_or_family(&self) -> &str {
         let group = self.group.as_deref().map(|g| g.strip_prefix("family:").unwrap_or(g));
-        self.service.as_deref().or(self.family.as_deref()).or(group).unwrap_or("unknown-task")
+        let named = self.service.as_deref().or(self.subject.as_deref());
+        named.or(self.family.as_deref()).or(group).unwrap_or("unknown-task")
     }
 
     /// `family:revision`.
@@ -174,14 +338,16 @@ impl Alert {
         })
     }
 
-    /// `<category id>`, e.g. `out_of_memory`, as the diagnosis serialises it.
+    /// `<category id>`, e.g. `out_of_memory` or `deployment_failed`.
     pub fn category_id(&self) -> String {
-        self.category.id().to_string()
+        self.kind.id().to_string()
     }
 
-    /// One line: `[<cluster>] <service or family>: <category words> (<container>, <key fact>)`.
+    /// One line: `[<cluster>] <service or family>: <category words> (<container>, <key fact>)`; a
+    /// resolution's words start with `Resolved:`.
     pub fn title(&self) -> String {
-        let mut title = format!("[{}] {}: {}", self.cluster, self.service_or_family(), self.category.words());
+        let words = if self.resolved { format!("Resolved: {}", self.kind.words()) } else { self.kind.words().into() };
+        let mut title = format!("[{}] {}: {words}", self.cluster, self.service_or_family());
         match (self.container.as_deref(), self.key_fact()) {
             (Some(container), Some(fact)) => title += &format!(" ({container}, {fact})"),
             (Some(container), None) => title += &format!(" ({container})"),
@@ -191,11 +357,11 @@ impl Alert {
         controls_to_spaces(&title)
     }
 
-    /// The blamed container's exit code, else the task's stop code.
+    /// The blamed container's exit code, else the task's stop code, else the event's own fact.
     fn key_fact(&self) -> Option<String> {
         let blamed = self.container.as_deref().and_then(|name| self.evidence_of(name));
         let exit = blamed.and_then(|c| c.exit_code).map(|code| format!("exit {code}"));
-        exit.or_else(|| self.stop_code.clone())
+        exit.or_else(|| self.stop_code.clone()).or_else(|| self.fact.clone())
     }
 
     fn evidence_of(&self, name: &str) -> Option<&ContainerEvidence> {

@@ -3,8 +3,8 @@
 
 use shared::text::controls_to_spaces;
 
-use super::Alert;
 use super::text::{clean, cut, fit, keep, log_line, units};
+use super::{Alert, AlertKind};
 
 /// One verbatim reason in the SNS body and the generic JSON (an SNS message is at most 256 KB).
 pub(super) const REASON_MAX: usize = 8000;
@@ -25,13 +25,16 @@ impl Alert {
     /// `9 suppressed since <time>: similar stops ...`, when any were.
     pub(super) fn suppressed_note(&self) -> Option<String> {
         let since = self.suppressed_since.as_deref().map(|since| format!(" since {}", controls_to_spaces(since)));
-        let what = "similar stops of this service (same category) were held back since the last alert";
+        let what = match self.kind {
+            AlertKind::Stop(_) => "similar stops of this service (same category) were held back since the last alert",
+            AlertKind::Service(_) => "repeats of this event were held back since the last alert",
+        };
         (self.suppressed > 0).then(|| format!("{} suppressed{}: {what}.", self.suppressed, since.unwrap_or_default()))
     }
 
     /// One line per verbatim fact: stop code, task reason, each container's exit code and reason.
     pub(super) fn evidence_lines(&self, reason_max: usize) -> Vec<String> {
-        let mut lines = Vec::new();
+        let mut lines: Vec<String> = self.event_evidence.iter().map(|line| cut(&clean(line), reason_max)).collect();
         if let Some(code) = &self.stop_code {
             lines.push(format!("stopCode: {code}"));
         }
@@ -67,6 +70,7 @@ impl Alert {
                 details.push((label, controls_to_spaces(&value)));
             }
         };
+        add("Account", self.account.clone());
         add("Task definition", self.task_definition());
         match (&self.service, &self.group) {
             (Some(service), _) => add("Service", Some(service.clone())),
@@ -75,7 +79,11 @@ impl Alert {
         add("Launch type", self.launch_type.clone());
         add("Capacity provider", self.capacity_provider.clone());
         add("Availability zone", self.availability_zone.clone());
-        add("Stopped at", self.stopped_at.clone());
+        let at = if matches!(self.kind, AlertKind::Stop(_)) { "Stopped at" } else { "At" };
+        add(at, self.stopped_at.clone());
+        for (label, value) in &self.event_details {
+            add(label, Some(value.clone()));
+        }
         add("Task", self.task_id.clone());
         details
     }
@@ -86,7 +94,12 @@ impl Alert {
 
     /// `(label, url)` of the links there are.
     pub(super) fn links(&self) -> Vec<(&'static str, &str)> {
-        let console = self.console_url.as_deref().map(|url| ("Open the task in the ECS console", url));
+        let label = match (self.kind, &self.task_id, &self.service) {
+            (AlertKind::Stop(_), ..) | (_, Some(_), _) => "Open the task in the ECS console",
+            (_, None, Some(_)) => "Open the service in the ECS console",
+            (_, None, None) => "Open the cluster's infrastructure in the ECS console",
+        };
+        let console = self.console_url.as_deref().map(|url| (label, url));
         let logs = self.logs_url.as_deref().map(|url| ("Open the container's logs in CloudWatch", url));
         console.into_iter().chain(logs).collect()
     }
