@@ -25,7 +25,7 @@ mod servers;
 pub use aws::Aws;
 pub use cfn::{CfnRequest, SIGNATURE, STACK_ID, response_url};
 pub use lambda::{Invocation, Lambda, outcome};
-pub use paths::{binary, lambda_artifact, repo_root, sample_event, target_dir, venv};
+pub use paths::{binary, lambda_artifact, repo_root, sample_event, sample_events, target_dir, venv};
 pub use process::{Process, free_port};
 pub use rig::Rig;
 pub use servers::{Call, Calls, Moto, Proxy, Received, Receiver, agent};

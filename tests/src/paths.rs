@@ -15,6 +15,21 @@ pub fn sample_event(function: &str, name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every sample event of `function` (`events/<function>/*.json`; other files, such as SOURCES.md,
+/// are notes), by name, sorted.
+pub fn sample_events(function: &str) -> Vec<(String, Value)> {
+    let dir = repo_root().join("events").join(function);
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .filter_map(|path| path.file_stem().map(|stem| stem.to_string_lossy().to_string()))
+        .collect();
+    names.sort();
+    names.into_iter().map(|name| (name.clone(), sample_event(function, &name))).collect()
+}
+
 /// The tests' Python venv: `$ECS_PLUMBING_VENV`, else `<repo>/.venv`.
 pub fn venv() -> PathBuf {
     let venv = std::env::var_os("ECS_PLUMBING_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"));

@@ -3,23 +3,18 @@
 
 use serde_json::Value;
 use shared::custom_resource::{Request, properties};
-use testbed::repo_root;
+use testbed::sample_events;
 
 fn check_dir(dir: &str, resource_type: &str, check: impl Fn(&Value) -> Result<(), String>) -> usize {
-    let path = repo_root().join("events").join(dir);
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
-        let file = entry.unwrap().path();
-        let payload: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let request = Request::parse(&payload).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        assert_eq!(request.resource_type, resource_type, "{}", file.display());
+    let events = sample_events(dir);
+    for (name, payload) in &events {
+        let request = Request::parse(payload).unwrap_or_else(|e| panic!("{dir}/{name}: {e}"));
+        assert_eq!(request.resource_type, resource_type, "{dir}/{name}");
         for raw in std::iter::once(&request.properties).chain(request.old_properties.as_ref()) {
-            check(raw).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            check(raw).unwrap_or_else(|e| panic!("{dir}/{name}: {e}"));
         }
-        seen += 1;
     }
-    seen
+    events.len()
 }
 
 #[test]
@@ -48,20 +43,42 @@ fn every_task_alerts_event_triages_as_named() {
     let events = sample_events("task-alerts");
     for (name, event) in &events {
         let outcome = match triage(event, &config) {
-            Triage::Alert(alert) => format!("alert {}", alert.category.id()),
+            Triage::Alert(alert) => format!("alert {}", alert.kind.id()),
+            Triage::Problem(problem) => format!("alert {}", problem.kind.id()),
+            Triage::Recovery { ends, .. } => format!("resolves {}", ends[0].id()),
+            Triage::LookLater(_) => "look again later".to_string(),
+            Triage::LookNow(_) => "look again now".to_string(),
             Triage::Ignore(_) => "ignored".to_string(),
             Triage::Reject(why) => panic!("{name}: rejected: {why}"),
         };
         let expected = match name.as_str() {
             "stopped-out-of-memory" => "alert out_of_memory",
             "stopped-image-pull" => "alert image_pull",
+            "forwarded-from-another-account" => "alert out_of_memory",
             "stopped-scale-in" | "stopped-by-user" | "running" | "spot-interruption-notice" => "ignored",
-            "other-event.lifecycle-action" => "ignored",
+            "other-event.lifecycle-action" | "deployment-in-progress.rollback" => "ignored",
+            "deployment-failed" => "alert deployment_failed",
+            "deployment-completed" => "resolves deployment_failed",
+            "service-task-start-impaired" => "alert task_start_impaired",
+            "service-task-placement-failure.memory" | "service-task-placement-failure.fargate-spot" => {
+                "alert task_placement_failure"
+            }
+            "service-task-configuration-failure" => "alert task_configuration_failure",
+            "service-discovery-instance-unhealthy" => "alert service_discovery_unhealthy",
+            "vpc-lattice-target-unhealthy" => "alert vpc_lattice_target_unhealthy",
+            "service-daemon-placement-constraint-violated" => "alert daemon_placement_constraint_violated",
+            "service-steady-state" => "resolves task_start_impaired",
+            "daemon-task-start-impaired.task-failed-to-run" | "daemon-task-start-impaired.task-creation-failed" => {
+                "alert daemon_task_start_impaired"
+            }
+            // Without LOOK_AGAIN_QUEUE_URL the function would ignore it; the triage still says "later".
+            "container-instance-agent-disconnected" => "look again later",
+            "container-instance-agent-reconnected" => "resolves agent_disconnected",
             other => panic!("{other}: a new sample event: say here what it must give"),
         };
         assert_eq!(outcome, expected, "{name}");
     }
-    assert_eq!(events.len(), 7);
+    assert_eq!(events.len(), 23);
 }
 
 /// Every sample event for lifecycle-drain is read as the function reads it, with the outcome its
@@ -86,16 +103,3 @@ fn every_lifecycle_drain_event_parses_as_named() {
     assert_eq!(events.len(), 4);
 }
 
-/// `(file stem, JSON)` of every file in `events/<dir>`.
-fn sample_events(dir: &str) -> Vec<(String, Value)> {
-    let path = repo_root().join("events").join(dir);
-    let entries = std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    entries
-        .map(|entry| {
-            let file = entry.unwrap().path();
-            let name = file.file_stem().unwrap().to_string_lossy().to_string();
-            let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            (name, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
-        })
-        .collect()
-}

@@ -189,15 +189,8 @@ fn corrupt(mut bytes: Vec<u8>, corruption: &Corruption) -> Vec<u8> {
     bytes
 }
 
-/// Every sample event of `function` (`events/<function>/*.json`).
 fn samples(function: &str) -> Vec<Value> {
-    let dir = repo_root().join("events").join(function);
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).expect("the events folder").flatten().map(|e| e.path()).collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("a sample")).expect("sample JSON"))
-        .collect()
+    testbed::sample_events(function).into_iter().map(|(_, event)| event).collect()
 }
 
 // ---- Through the emulator -------------------------------------------------------------------
