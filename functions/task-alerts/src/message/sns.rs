@@ -57,14 +57,14 @@ impl Alert {
     /// - `default`: the plain text, for email, email-json, SMS, http, SQS and Lambda subscribers alike.
     ///   No `email` or `sms` key repeating it: they would get the same text, and each copy counts
     ///   against the 256 KB of the whole message.
-    /// - `https`: the Amazon Q Developer custom notification, as a JSON string. Amazon Q Developer in
-    ///   chat applications reads the topic through an `https` subscription it makes itself (endpoint
-    ///   `https://global.sns-api.chatbot.amazonaws.com`) and renders a message only when it is in the
-    ///   custom-notification schema (docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html);
-    ///   plain text reaches it as an unrenderable event.
+    /// - `https`: the Amazon Q Developer custom notification, as a JSON string (SNS ignores a key whose
+    ///   value is not a string). Amazon Q Developer in chat applications reads the topic through the
+    ///   subscription it makes itself, protocol `https`, endpoint `https://global.sns-api.chatbot.amazonaws.com`,
+    ///   and custom notifications "must use the following event format"
+    ///   (docs.aws.amazon.com/chatbot/latest/adminguide/custom-notifs.html): the JSON, not the text.
     ///
-    /// The subject stays the publish's `Subject` (email uses it; Amazon Q ignores it). The whole object
-    /// stays within [`SNS_MESSAGE_MAX`] bytes as serialised, escapes included: the notification is cut to
+    /// The subject stays the publish's `Subject`, for email. The whole object
+    /// stays within 256 KB (262,144 bytes) as serialised, escapes included: the notification is cut to
     /// its own limits already (a few KB), so it is the plain text that is cut if anything must be.
     pub fn sns_per_protocol(&self) -> String {
         let notification = self.amazon_q_notification(&self.thread_id()).to_string();
