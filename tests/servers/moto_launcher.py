@@ -15,6 +15,10 @@ Adds to moto 5.2.5 (pinned in requirements.txt: this patches its internals):
 - POST /moto-api/reset also clears both.
 - POST /moto-api/ecs/container-instance  {containerInstanceArn, status?, agentConnected?}: put a
   container instance in a state moto never reaches on its own (REGISTERING; an agent disconnected).
+- SNS email, email-json and SMS subscriptions: moto sends nothing for them (no SMTP, no SMS from a
+  topic). What SNS would send each one, chosen by moto itself (with MessageStructure json, the value
+  of the protocol's key, else `default`), is recorded instead of being dropped:
+  GET /moto-api/sns/unsent: {"unsent": [{Protocol, Endpoint, TopicArn, MessageId, Subject, Message}]}.
 - ECS where the drain depends on it and moto is permissive: UpdateContainerInstancesState refuses
   DRAINING for an instance that is not ACTIVE, and StopTask on an instance whose agent is
   disconnected sets desiredStatus STOPPED but leaves lastStatus as it was.
@@ -32,12 +36,14 @@ from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.moto_api._internal import urls as moto_api_urls
 from moto.moto_api._internal.responses import MotoAPIResponse
+from moto.sns.models import Subscription
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 _lock = threading.Lock()
 _active = []  # dicts: AutoScalingGroupName, LifecycleHookName, InstanceId, LifecycleActionToken
 _calls = []  # one dict per CompleteLifecycleAction / RecordLifecycleActionHeartbeat call
+_unsent = []  # one dict per notification to an email, email-json or SMS subscription
 
 
 def _find_active(hook, group, token, instance_id):
@@ -109,6 +115,7 @@ def reset_response(self, request, full_url, headers):
         with _lock:
             _active.clear()
             _calls.clear()
+            _unsent.clear()
     return _original_reset(self, request, full_url, headers)
 
 
@@ -178,6 +185,36 @@ def stop_task(self, cluster_str, task_str, reason):
     return stopped
 
 
+_UNSENT_PROTOCOLS = ("email", "email-json", "sms")
+_original_subscription_publish = Subscription.publish
+
+
+def subscription_publish(self, message, message_id, subject=None, message_attributes=None, group_id=None,
+                         deduplication_id=None, message_structure=None):
+    """moto's own delivery first (which, for these protocols, picks the message and sends nothing);
+    then the message it picked, recorded. The same filter-policy check as moto's, so a subscription
+    that would not get the notification records none."""
+    _original_subscription_publish(self, message, message_id, subject=subject, message_attributes=message_attributes,
+                                   group_id=group_id, deduplication_id=deduplication_id,
+                                   message_structure=message_structure)
+    if self.protocol not in _UNSENT_PROTOCOLS:
+        return
+    matcher = self._filter_policy_matcher
+    if matcher is not None and not matcher.matches(message_attributes, message):
+        return
+    if message_structure == "json":
+        message = self._parse_message_structure(message, self.protocol)
+    with _lock:
+        _unsent.append({"Protocol": self.protocol, "Endpoint": self.endpoint, "TopicArn": self.topic.arn,
+                        "MessageId": message_id, "Subject": subject, "Message": message})
+
+
+def sns_unsent(request, full_url, headers):
+    with _lock:
+        return 200, {"Content-Type": "application/json"}, json.dumps({"unsent": _unsent})
+
+
+Subscription.publish = subscription_publish
 EC2ContainerServiceBackend.update_container_instances_state = update_container_instances_state
 EC2ContainerServiceBackend.stop_task = stop_task
 AutoScalingResponse.complete_lifecycle_action = complete_lifecycle_action
@@ -186,6 +223,7 @@ MotoAPIResponse.reset_response = reset_response
 moto_api_urls.url_paths["{0}/moto-api/reset"] = moto_api_urls.response_instance.reset_response
 moto_api_urls.url_paths["{0}/moto-api/lifecycle/actions"] = lifecycle_actions
 moto_api_urls.url_paths["{0}/moto-api/ecs/container-instance"] = container_instance_state
+moto_api_urls.url_paths["{0}/moto-api/sns/unsent"] = sns_unsent
 
 def main():
     # moto.server.main, less its fixed port: the same app and request handler.

@@ -69,6 +69,12 @@ impl AlertsRig {
         Lambda::start("task-alerts", bootstrap, timeout_secs, &env)
     }
 
+    /// Subscribe `endpoint` to the topic with `protocol` (moto confirms it at once).
+    pub fn subscribe(&self, protocol: &str, endpoint: &str) {
+        let subscribe = self.aws.sns().subscribe().topic_arn(&self.topic_arn).protocol(protocol).endpoint(endpoint);
+        self.aws.block_on(subscribe.send()).expect("Subscribe");
+    }
+
     /// The notifications moto delivered: each `{"Subject", "Message", …}`.
     pub fn sns_messages(&self) -> Vec<Value> {
         self.sns_inbox.received_at("/sns").iter().map(Received::json).collect()
@@ -151,6 +157,39 @@ impl AlertsRig {
             .collect();
         let put = logs.put_log_events().log_group_name(&group).log_stream_name(&stream).set_log_events(Some(events));
         self.aws.block_on(put.send()).expect("PutLogEvents");
+    }
+}
+
+/// What every message about the sample event `stopped-out-of-memory` must say.
+pub const OOM_FACTS: &[(&str, &str)] = &[
+    ("cluster", "prod"),
+    ("service", "api"),
+    ("category", "Out of memory"),
+    ("summary", "Out of memory: OutOfMemoryError: Container killed due to memory usage"),
+    ("fix hint", "used more memory than the task definition allows"),
+    ("verbatim reason", "OutOfMemoryError: Container killed due to memory usage"),
+    ("stop code", "EssentialContainerExited"),
+    ("exit code of api", "137"),
+    ("exit code of log-router", "143"),
+    (
+        "console link",
+        "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/5f6c1a2b3d4e4f5a8b9c0d1e2f3a4b5c",
+    ),
+];
+
+/// Every string in a JSON document, joined: what a reader of the message sees, escapes undone.
+pub fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join("\n"),
+        Value::Object(map) => map.values().map(text_of).collect::<Vec<_>>().join("\n"),
+        other => other.to_string(),
+    }
+}
+
+pub fn assert_says_all(what: &str, text: &str) {
+    for (fact, needle) in OOM_FACTS {
+        assert!(text.contains(needle), "{what} lacks the {fact} ({needle:?}):\n{text}");
     }
 }
 

@@ -80,6 +80,13 @@ impl Moto {
         get_json(&format!("{}/moto-api/lifecycle/actions", self.url()))
     }
 
+    /// What SNS would have sent the topic's email, email-json and SMS subscriptions, which moto never
+    /// sends: `[{"Protocol", "Endpoint", "TopicArn", "MessageId", "Subject", "Message"}, …]`, oldest first.
+    pub fn sns_unsent(&self) -> Vec<Value> {
+        let unsent: Value = get_json(&format!("{}/moto-api/sns/unsent", self.url()));
+        unsent["unsent"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Put a container instance where real ECS can and moto never does: `status` (`REGISTERING`)
     /// and/or `agentConnected` (false: StopTask there no longer reaches `lastStatus` STOPPED).
     pub fn set_container_instance(&self, arn: &str, status: Option<&str>, agent_connected: Option<bool>) {
@@ -251,5 +258,10 @@ impl Receiver {
     /// Answer the next `count` requests with `status`.
     pub fn fail_next(&self, count: u32, status: u16) {
         post_json(&self.url("/__fail"), &serde_json::json!({"count": count, "status": status}));
+    }
+
+    /// Forget what arrived (and any failures still to come).
+    pub fn reset(&self) {
+        post_json(&self.url("/__reset"), &serde_json::json!({}));
     }
 }

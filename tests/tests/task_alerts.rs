@@ -4,44 +4,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use testbed::alerts::{AlertsRig, WEBHOOK_TOKEN, event};
+use testbed::alerts::{AlertsRig, WEBHOOK_TOKEN, assert_says_all, event, text_of};
 use testbed::free_port;
 use testbed::outcome;
 
-const FORMATS: [&str; 5] = ["slack", "teams", "chime", "discord", "generic"];
-
-/// What every message about `stopped-out-of-memory.json` must say.
-const OOM_FACTS: &[(&str, &str)] = &[
-    ("cluster", "prod"),
-    ("service", "api"),
-    ("category", "Out of memory"),
-    ("summary", "Out of memory: OutOfMemoryError: Container killed due to memory usage"),
-    ("fix hint", "used more memory than the task definition allows"),
-    ("verbatim reason", "OutOfMemoryError: Container killed due to memory usage"),
-    ("stop code", "EssentialContainerExited"),
-    ("exit code of api", "137"),
-    ("exit code of log-router", "143"),
-    (
-        "console link",
-        "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/tasks/5f6c1a2b3d4e4f5a8b9c0d1e2f3a4b5c",
-    ),
-];
-
-/// Every string in a JSON document, joined: what a reader of the message sees, escapes undone.
-fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join("\n"),
-        Value::Object(map) => map.values().map(text_of).collect::<Vec<_>>().join("\n"),
-        other => other.to_string(),
-    }
-}
-
-fn assert_says_all(what: &str, text: &str) {
-    for (fact, needle) in OOM_FACTS {
-        assert!(text.contains(needle), "{what} lacks the {fact} ({needle:?}):\n{text}");
-    }
-}
+/// Amazon Chime ended on 2026-02-20: a secret asking for it is refused (see the secrets test below).
+const FORMATS: [&str; 4] = ["slack", "teams", "discord", "generic"];
 
 fn assert_no_secret(what: &str, text: &str) {
     for needle in [WEBHOOK_TOKEN, "T0SECRET", "/hook/"] {
@@ -202,6 +170,16 @@ fn webhook_secrets_never_reach_a_log_line_or_an_error() {
             "unknown webhook format",
         ),
         ("closed-port", json!({"url": closed, "format": "slack"}).to_string(), "the webhook could not be reached"),
+        (
+            "chime-url",
+            format!("https://hooks.chime.aws/incomingwebhooks/a1b2?token={WEBHOOK_TOKEN}"),
+            "the secret's URL is an Amazon Chime webhook: Amazon Chime ended on 2026-02-20",
+        ),
+        (
+            "chime-format",
+            json!({"url": rig.webhook_url("x"), "format": "chime"}).to_string(),
+            "Amazon Chime ended on 2026-02-20 (AWS ended the service); use slack, teams, discord or generic instead",
+        ),
     ];
     for (name, value, expected) in cases {
         let secret = rig.secret(&format!("ecs-alerts/{name}"), &value);

@@ -69,6 +69,10 @@ pub struct Config {
 /// What goes on the SNS topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnsFormat {
+    /// The default, `per-protocol`: one publish with `MessageStructure` `json` carries both, the plain
+    /// text for email, SMS and every other protocol and the Amazon Q Developer notification for `https`
+    /// subscribers (Amazon Q Developer's own), so one topic serves people and chat alike.
+    PerProtocol,
     /// A subject and a plain-text body, for email and SMS subscribers.
     Text,
     /// The custom-notification JSON of Amazon Q Developer in chat applications (formerly AWS Chatbot).
@@ -118,9 +122,13 @@ impl Config {
             )));
         }
         let sns_format = match env.optional(SNS_MESSAGE_FORMAT).map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("text") => SnsFormat::Text,
+            None | Some("per-protocol" | "per_protocol") => SnsFormat::PerProtocol,
+            Some("text") => SnsFormat::Text,
             Some("amazon-q" | "amazon_q" | "chatbot") => SnsFormat::AmazonQ,
-            Some(other) => return Err(bad(SNS_MESSAGE_FORMAT, format!("must be `text` or `amazon-q`, not `{other}`"))),
+            Some(other) => {
+                let must = "must be `per-protocol`, `text` or `amazon-q`";
+                return Err(bad(SNS_MESSAGE_FORMAT, format!("{must}, not `{other}`")));
+            }
         };
         let webhook_format = match env.optional(WEBHOOK_FORMAT) {
             None => None,
@@ -223,7 +231,16 @@ mod tests {
     fn defaults() {
         let c = config(&[(TOPIC_ARN, TOPIC)]).unwrap();
         assert_eq!((c.topic_arn.as_deref(), c.topic_kms_key.as_deref()), (Some(TOPIC), None));
-        assert_eq!((c.sns_format, c.webhook_secret.as_deref(), c.webhook_format), (SnsFormat::Text, None, None));
+        assert_eq!((c.sns_format, c.webhook_secret.as_deref(), c.webhook_format), (SnsFormat::PerProtocol, None, None));
+        for (value, format) in
+            [("Per-Protocol", SnsFormat::PerProtocol), ("text", SnsFormat::Text), ("chatbot", SnsFormat::AmazonQ)]
+        {
+            assert_eq!(
+                config(&[(TOPIC_ARN, TOPIC), (SNS_MESSAGE_FORMAT, value)]).unwrap().sns_format,
+                format,
+                "{value}"
+            );
+        }
         assert_eq!(
             c.ignored,
             vec![AlertKind::Stop(Category::ScalingOrDeployment)],
@@ -281,8 +298,15 @@ mod tests {
                 &[(TOPIC_ARN, TOPIC), (TOPIC_KMS_KEY_ARN, "arn:aws:kms:us-east-1:123456789012:alias/ecs-alerts")],
                 "ALERT_TOPIC_KMS_KEY_ARN is not a KMS key ARN",
             ),
-            (&[(TOPIC_ARN, TOPIC), (SNS_MESSAGE_FORMAT, "html")], "SNS_MESSAGE_FORMAT must be `text` or `amazon-q`"),
+            (
+                &[(TOPIC_ARN, TOPIC), (SNS_MESSAGE_FORMAT, "html")],
+                "SNS_MESSAGE_FORMAT must be `per-protocol`, `text` or `amazon-q`",
+            ),
             (&[(TOPIC_ARN, TOPIC), (WEBHOOK_FORMAT, "irc")], "WEBHOOK_FORMAT is wrong: unknown webhook format \"irc\""),
+            (
+                &[(TOPIC_ARN, TOPIC), (WEBHOOK_FORMAT, "chime")],
+                "WEBHOOK_FORMAT is wrong: format \"chime\": Amazon Chime ended on 2026-02-20 (AWS ended the service); use slack, teams, discord or generic instead",
+            ),
             (&[(TOPIC_ARN, TOPIC), (IGNORE_CATEGORIES, "oom")], "IGNORE_CATEGORIES names an unknown category `oom`"),
             (&[(TOPIC_ARN, TOPIC), (SECRET_TTL_SECONDS, "5m")], "SECRET_TTL_SECONDS must be whole seconds"),
             (&[(TOPIC_ARN, TOPIC), (SECRET_TTL_SECONDS, "86401")], "SECRET_TTL_SECONDS must be whole seconds"),

@@ -75,7 +75,7 @@ pub enum DeliveryError {
     #[error("cannot read the webhook secret {secret}: {failure}{}", hint_for_secret(.failure))]
     SecretRead { secret: String, failure: AwsFailure },
     #[error(
-        "the webhook secret {secret} is unusable: {problem}; store the URL, or JSON {{\"url\": \"https://…\", \"format\": \"slack|teams|chime|discord|generic\"}}"
+        "the webhook secret {secret} is unusable: {problem}; store the URL, or JSON {{\"url\": \"https://…\", \"format\": \"slack|teams|discord|generic\"}}"
     )]
     SecretUnusable { secret: String, problem: UnusableSecret },
     #[error("{0}")]

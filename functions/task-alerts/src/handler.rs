@@ -163,12 +163,14 @@ impl Alerter {
     /// `None` when no topic is configured.
     async fn publish(&self, alert: &Alert, deadline: Instant) -> Option<Result<u32, GaveUp<DeliveryError>>> {
         let (topic, sns) = (self.config.topic_arn.as_deref()?, self.sns.as_ref()?);
-        let message = match self.config.sns_format {
-            SnsFormat::Text => alert.plain_text(),
-            SnsFormat::AmazonQ => alert.amazon_q_notification(&alert.thread_id()).to_string(),
+        let (message, structure) = match self.config.sns_format {
+            SnsFormat::PerProtocol => (alert.sns_per_protocol(), Some("json")),
+            SnsFormat::Text => (alert.plain_text(), None),
+            SnsFormat::AmazonQ => (alert.amazon_q_notification(&alert.thread_id()).to_string(), None),
         };
         let publish = |_budget| {
-            let call = sns.publish().topic_arn(topic).subject(alert.sns_subject()).message(&message).send();
+            let publish = sns.publish().topic_arn(topic).subject(alert.sns_subject()).message(&message);
+            let call = publish.set_message_structure(structure.map(str::to_string)).send();
             async move {
                 let out = call.await.map_err(|e| {
                     let failure = AwsFailure::from_sdk("sns:Publish", &e);

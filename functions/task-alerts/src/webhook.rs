@@ -30,43 +30,55 @@ impl fmt::Debug for Webhook {
 pub enum WebhookFormat {
     Slack,
     Teams,
-    Chime,
     Discord,
     Generic,
 }
 
-/// A `format` we do not know. It echoes the value only when it looks like a format name: the value comes
-/// from the webhook secret, and a URL pasted into the wrong field must not reach a log line.
+/// The formats there are, as a message names them.
+pub const FORMATS: &str = "slack, teams, discord or generic";
+
+/// AWS ended Amazon Chime on 2026-02-20 ("End of support notice", docs.aws.amazon.com/chime/latest/ag/
+/// use-bots.html): its webhooks take nothing any more, so a secret that asks for Chime is refused
+/// with the formats there are instead of being retried until the deadline.
+const CHIME_ENDED: &str = "Amazon Chime ended on 2026-02-20 (AWS ended the service)";
+
+/// A `format` we cannot post in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownFormat(Option<String>);
+pub enum FormatError {
+    /// Not a format we know. It echoes the value only when it looks like a format name: the value comes
+    /// from the webhook secret, and a URL pasted into the wrong field must not reach a log line.
+    Unknown(Option<String>),
+    /// `chime`: the service is gone.
+    Chime,
+}
 
-impl std::error::Error for UnknownFormat {}
+impl std::error::Error for FormatError {}
 
-impl fmt::Display for UnknownFormat {
+impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Some(name) => write!(f, "unknown webhook format {name:?}")?,
-            None => write!(f, "unknown webhook format")?,
+        match self {
+            FormatError::Unknown(Some(name)) => write!(f, "unknown webhook format {name:?}: expected {FORMATS}"),
+            FormatError::Unknown(None) => write!(f, "unknown webhook format: expected {FORMATS}"),
+            FormatError::Chime => write!(f, "format \"chime\": {CHIME_ENDED}; use {FORMATS} instead"),
         }
-        write!(f, ": expected slack, teams, chime, discord or generic")
     }
 }
 
 impl FromStr for WebhookFormat {
-    type Err = UnknownFormat;
+    type Err = FormatError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let name = text.trim().to_ascii_lowercase();
         Ok(match name.as_str() {
             "slack" => WebhookFormat::Slack,
             "teams" | "msteams" => WebhookFormat::Teams,
-            "chime" => WebhookFormat::Chime,
+            "chime" => return Err(FormatError::Chime),
             "discord" => WebhookFormat::Discord,
             "generic" | "json" => WebhookFormat::Generic,
             _ => {
                 let plain = (1..=20).contains(&name.len())
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-                return Err(UnknownFormat(plain.then_some(name)));
+                return Err(FormatError::Unknown(plain.then_some(name)));
             }
         })
     }
@@ -84,7 +96,9 @@ pub enum UnusableSecret {
     #[error("the secret's URL must use https (http only to localhost)")]
     NotHttps,
     #[error("the secret's {0}")]
-    Format(UnknownFormat),
+    Format(FormatError),
+    #[error("the secret's URL is an Amazon Chime webhook: {CHIME_ENDED}; use {FORMATS} instead")]
+    Chime,
 }
 
 impl Webhook {
@@ -108,6 +122,9 @@ impl Webhook {
             (value.to_string(), default_format)
         };
         let url = absolute_url(&url).ok_or(UnusableSecret::NotAUrl)?;
+        if is_chime(&url) {
+            return Err(UnusableSecret::Chime);
+        }
         let local = matches!(url.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
         let scheme = url.scheme_str().unwrap_or_default().to_ascii_lowercase();
         if !(scheme == "https" || (scheme == "http" && local)) {
@@ -144,6 +161,13 @@ impl fmt::Display for PostError {
     }
 }
 
+/// An Amazon Chime incoming webhook: `hooks.chime.aws`, or a regional `hooks.<x>.chime.aws` (Chime admin
+/// guide, "Amazon Chime events sent to chatbots", shows `hooks.a.chime.aws`).
+fn is_chime(url: &Uri) -> bool {
+    let host = url.host().unwrap_or_default().to_ascii_lowercase();
+    host == "chime.aws" || host.ends_with(".chime.aws")
+}
+
 /// The chat service a bare URL belongs to, by its host.
 fn format_of_host(url: &Uri) -> WebhookFormat {
     let host = url.host().unwrap_or_default().to_ascii_lowercase();
@@ -152,8 +176,6 @@ fn format_of_host(url: &Uri) -> WebhookFormat {
         WebhookFormat::Slack
     } else if under("webhook.office.com") || under("logic.azure.com") || under("powerplatform.com") {
         WebhookFormat::Teams
-    } else if host == "hooks.chime.aws" {
-        WebhookFormat::Chime
     } else if (under("discord.com") || under("discordapp.com")) && url.path().starts_with("/api/webhooks/") {
         WebhookFormat::Discord
     } else {
@@ -177,13 +199,11 @@ mod tests {
             (slack.clone(), Some(Generic), Generic),
             ("https://acme.webhook.office.com/webhookb2/x".into(), None, Teams),
             ("https://prod-01.westus.logic.azure.com:443/workflows/x/triggers/manual".into(), None, Teams),
-            ("https://hooks.chime.aws/incomingwebhooks/x?token=y".into(), None, Chime),
             ("https://discord.com/api/webhooks/1/abc".into(), None, Discord),
             ("https://discord.com/channels/1".into(), None, Generic),
             ("https://alerts.example.com/ecs".into(), None, Generic),
             (format!(r#"{{"url": "{slack}", "format": "discord"}}"#), Some(Teams), Discord),
             (format!(r#"{{"url": "{slack}"}}"#), Some(Teams), Teams),
-            (r#"{"url": "http://127.0.0.1:8080/hook", "format": "chime"}"#.into(), None, Chime),
         ];
         for (value, default, expected) in cases {
             let webhook = Webhook::from_secret(&value, default).unwrap();
@@ -219,11 +239,12 @@ mod tests {
         let cases = [
             ("slack", Ok(WebhookFormat::Slack)), ("Slack", Ok(WebhookFormat::Slack)),
             (" TEAMS ", Ok(WebhookFormat::Teams)), ("MSTeams", Ok(WebhookFormat::Teams)),
-            ("chime", Ok(WebhookFormat::Chime)), ("Discord", Ok(WebhookFormat::Discord)),
+            ("Discord", Ok(WebhookFormat::Discord)),
             ("generic", Ok(WebhookFormat::Generic)), ("JSON", Ok(WebhookFormat::Generic)),
-            ("mattermost", Err(UnknownFormat(Some("mattermost".into())))),
-            ("", Err(UnknownFormat(None))),
-            ("https://hooks.slack.com/services/T0/B0/secret", Err(UnknownFormat(None))),
+            ("chime", Err(FormatError::Chime)), (" Chime ", Err(FormatError::Chime)),
+            ("mattermost", Err(FormatError::Unknown(Some("mattermost".into())))),
+            ("", Err(FormatError::Unknown(None))),
+            ("https://hooks.slack.com/services/T0/B0/secret", Err(FormatError::Unknown(None))),
         ];
         for (text, want) in cases {
             assert_eq!(text.parse::<WebhookFormat>(), want, "{text:?}");
@@ -231,5 +252,44 @@ mod tests {
         let err = "https://hooks.slack.com/services/T0/B0/secret".parse::<WebhookFormat>().unwrap_err();
         assert!(!err.to_string().contains("hooks"), "{err}");
         assert!("Mattermost".parse::<WebhookFormat>().unwrap_err().to_string().contains("\"mattermost\""));
+    }
+
+    /// Every way a secret can ask for Amazon Chime is refused in one line that says it ended and names
+    /// the formats to use instead, never the URL.
+    #[test]
+    fn chime_is_refused_with_the_alternatives() {
+        let chime_url = "https://hooks.chime.aws/incomingwebhooks/a1b2?token=XXXXSECRETXXXX";
+        #[rustfmt::skip]
+        let cases: Vec<(String, Option<WebhookFormat>, UnusableSecret)> = vec![
+            // a bare Chime URL, whatever the default format
+            (chime_url.into(), None, UnusableSecret::Chime),
+            (chime_url.into(), Some(Slack), UnusableSecret::Chime),
+            ("https://hooks.a.chime.aws/incomingwebhooks/a1b2?token=XXXXSECRETXXXX".into(), None, UnusableSecret::Chime),
+            ("https://HOOKS.CHIME.AWS/incomingwebhooks/a1b2?token=XXXXSECRETXXXX".into(), None, UnusableSecret::Chime),
+            // JSON naming the format, or holding a Chime URL under another format
+            (r#"{"url": "https://x.example/XXXXSECRETXXXX", "format": "chime"}"#.into(), None,
+             UnusableSecret::Format(FormatError::Chime)),
+            (r#"{"url": "http://127.0.0.1:8080/XXXXSECRETXXXX", "format": "Chime"}"#.into(), Some(Teams),
+             UnusableSecret::Format(FormatError::Chime)),
+            (format!(r#"{{"url": "{chime_url}", "format": "slack"}}"#), None, UnusableSecret::Chime),
+        ];
+        for (value, default, expected) in cases {
+            let error = Webhook::from_secret(&value, default).unwrap_err();
+            assert_eq!(error, expected, "{value}");
+            let message = error.to_string();
+            for needle in ["Amazon Chime ended on 2026-02-20", "use slack, teams, discord or generic instead"] {
+                assert!(message.contains(needle), "{value}: {message}");
+            }
+            assert!(!message.contains("XXXXSECRETXXXX") && !message.contains("hooks") && !message.contains('\n'));
+        }
+        // `WEBHOOK_FORMAT=chime` parses to the same error (config.rs names the variable).
+        let format = "chime".parse::<WebhookFormat>().unwrap_err().to_string();
+        assert_eq!(
+            format,
+            "format \"chime\": Amazon Chime ended on 2026-02-20 (AWS ended the service); use slack, teams, discord or generic instead"
+        );
+        // A host that only looks like Chime's is not Chime.
+        let lookalike = Webhook::from_secret("https://hooks.chime.aws.example.com/x", None).unwrap();
+        assert_eq!(lookalike.format, Generic);
     }
 }

@@ -7,12 +7,11 @@
 //!
 //! The model is here; the parts every format shares are in `parts`, the cutting and escaping in `text`,
 //! the names out of the ARNs in `arn`, the console links in `console`. Each format, with its limits and
-//! its tests, has a file of its own: `sns` (subject and body), `amazon_q`, `slack`, `teams`, `chime`,
-//! `discord` and `generic`.
+//! its tests, has a file of its own: `sns` (subject and body), `amazon_q`, `slack`, `teams`, `discord`
+//! and `generic`.
 
 mod amazon_q;
 mod arn;
-mod chime;
 mod console;
 mod discord;
 mod generic;
@@ -378,7 +377,6 @@ impl Alert {
         match format {
             WebhookFormat::Slack => self.slack(),
             WebhookFormat::Teams => self.teams(),
-            WebhookFormat::Chime => self.chime(),
             WebhookFormat::Discord => self.discord(),
             WebhookFormat::Generic => self.generic(),
         }

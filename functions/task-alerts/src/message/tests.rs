@@ -4,7 +4,6 @@
 use serde_json::{Value, json};
 
 use super::amazon_q::Q_DESCRIPTION_MAX;
-use super::chime::CHIME_CONTENT_MAX;
 use super::console::logs_url;
 use super::discord::{
     DISCORD_CONTENT_MAX, DISCORD_DESCRIPTION_MAX, DISCORD_EMBEDS_TOTAL_MAX, DISCORD_FIELD_NAME_MAX,
@@ -99,13 +98,7 @@ fn webhook_payloads_have_their_keys_and_stay_within_limits() {
     let alerts = [alert_of(&service_oom()), huge("x"), huge("é😀"), logs, huge_logs];
     for alert in &alerts {
         let console = alert.console_url.as_deref().expect("a console link");
-        for format in [
-            WebhookFormat::Slack,
-            WebhookFormat::Teams,
-            WebhookFormat::Chime,
-            WebhookFormat::Discord,
-            WebhookFormat::Generic,
-        ] {
+        for format in [WebhookFormat::Slack, WebhookFormat::Teams, WebhookFormat::Discord, WebhookFormat::Generic] {
             let payload = alert.webhook_payload(format);
             let text = payload.to_string();
             let reparsed: Value = serde_json::from_str(&text).expect("valid JSON");
@@ -145,8 +138,6 @@ fn webhook_payloads_have_their_keys_and_stay_within_limits() {
         assert_eq!(text_at(card, "/actions/0/type"), "Action.OpenUrl");
         assert_eq!(text_at(card, "/actions/0/url"), console);
         assert!(teams.to_string().len() < 14_000, "teams card is {} bytes", teams.to_string().len());
-
-        within(text_at(&alert.chime(), "/Content"), CHIME_CONTENT_MAX, "chime content");
 
         let discord = alert.discord();
         within(text_at(&discord, "/content"), DISCORD_CONTENT_MAX, "discord content");
@@ -220,7 +211,7 @@ fn log_lines_fit_every_format_and_keep_the_newest() {
             generic["log_lines"].as_array().expect("log_lines").iter().filter_map(Value::as_str).collect();
         let q = alert.amazon_q_notification(&alert.thread_id());
 
-        let (plain, chime) = (alert.plain_text(), alert.chime());
+        let plain = alert.plain_text();
         let newest = "line 19 é😀<&`é😀<&`";
         #[rustfmt::skip]
         let cases: Vec<(&str, &str, usize, &str, bool)> = vec![
@@ -228,7 +219,6 @@ fn log_lines_fit_every_format_and_keep_the_newest() {
             ("plain text", &plain, 256 * 1024, newest, false),
             ("slack", slack_logs, SLACK_SECTION_MAX, "line 19 é😀&lt;&amp;`é😀&lt;&amp;`", true),
             ("teams", text_at(teams_logs, "/text"), TEAMS_TEXT_MAX, newest, true),
-            ("chime", text_at(&chime, "/Content"), CHIME_CONTENT_MAX, newest, true),
             ("discord", text_at(log_field, "/value"), DISCORD_FIELD_VALUE_MAX, newest, true),
             ("generic", generic_lines.last().expect("a line"), LOG_LINE_MAX, newest, false),
             ("amazon q", text_at(&q, "/content/description"), Q_DESCRIPTION_MAX, newest, true),
@@ -269,7 +259,6 @@ fn no_log_lines_no_log_block() {
         ("plain text", json!(none.plain_text()), json!(one.plain_text())),
         ("slack", none.slack(), one.slack()),
         ("teams", none.teams(), one.teams()),
-        ("chime", none.chime(), one.chime()),
         ("discord", none.discord(), one.discord()),
         ("generic", none.generic(), one.generic()),
         ("amazon q", none.amazon_q_notification("t"), one.amazon_q_notification("t")),
@@ -290,7 +279,7 @@ fn suppressed_count_and_time_in_every_format() {
     #[rustfmt::skip]
     let cases = [
         ("plain text", json!(alert.plain_text())), ("slack", alert.slack()), ("teams", alert.teams()),
-        ("chime", alert.chime()), ("discord", alert.discord()), ("generic", alert.generic()),
+        ("discord", alert.discord()), ("generic", alert.generic()),
         ("amazon q", alert.amazon_q_notification(&alert.thread_id())),
     ];
     for (format, payload) in cases {
