@@ -19,6 +19,9 @@ Adds to moto 5.2.5 (pinned in requirements.txt: this patches its internals):
   topic). What SNS would send each one, chosen by moto itself (with MessageStructure json, the value
   of the protocol's key, else `default`), is recorded instead of being dropped:
   GET /moto-api/sns/unsent: {"unsent": [{Protocol, Endpoint, TopicArn, MessageId, Subject, Message}]}.
+- POST /moto-api/ecs/service-deployments  {cluster, service, deployments: [...], account?, region?}: set a service's
+  `deployments` as ECS lists them after a circuit breaker's rollback (the rolled-back-to deployment
+  PRIMARY, the failed one ACTIVE with rolloutState FAILED); moto keeps one deployment per service.
 - ECS where the drain depends on it and moto is permissive: UpdateContainerInstancesState refuses
   DRAINING for an instance that is not ACTIVE, and StopTask on an instance whose agent is
   disconnected sets desiredStatus STOPPED but leaves lastStatus as it was.
@@ -149,6 +152,18 @@ def container_instance_state(request, full_url, headers):
                                                                   "agentConnected": instance.agent_connected})
 
 
+def service_deployments(request, full_url, headers):
+    """A service's deployments as real ECS lists them mid-rollback (API reference, Deployment):
+    each given dict replaces moto's list as is, `taskDefinition` ARNs included."""
+    body = json.loads(request.get_data() or b"{}")
+    backend = ecs_backends[body.get("account", "123456789012")][body.get("region", "us-east-1")]
+    service = backend.services.get(f"{body.get('cluster')}:{body.get('service')}")
+    if service is not None:
+        service.deployments = body.get("deployments", [])
+        return 200, {"Content-Type": "application/json"}, json.dumps({"deployments": len(service.deployments)})
+    return 404, {}, json.dumps({"Error": f"no service {body.get('service')!r} in cluster {body.get('cluster')!r}"})
+
+
 _original_update_state = EC2ContainerServiceBackend.update_container_instances_state
 
 
@@ -223,6 +238,7 @@ MotoAPIResponse.reset_response = reset_response
 moto_api_urls.url_paths["{0}/moto-api/reset"] = moto_api_urls.response_instance.reset_response
 moto_api_urls.url_paths["{0}/moto-api/lifecycle/actions"] = lifecycle_actions
 moto_api_urls.url_paths["{0}/moto-api/ecs/container-instance"] = container_instance_state
+moto_api_urls.url_paths["{0}/moto-api/ecs/service-deployments"] = service_deployments
 moto_api_urls.url_paths["{0}/moto-api/sns/unsent"] = sns_unsent
 
 def main():

@@ -87,6 +87,13 @@ impl Moto {
         unsent["unsent"].as_array().cloned().unwrap_or_default()
     }
 
+    /// Set `service`'s deployments (in `cluster`, account 123456789012, us-east-1) as ECS lists them
+    /// mid-rollback; moto keeps one deployment per service.
+    pub fn set_service_deployments(&self, cluster: &str, service: &str, deployments: Value) {
+        let body = serde_json::json!({"cluster": cluster, "service": service, "deployments": deployments});
+        post_json(&format!("{}/moto-api/ecs/service-deployments", self.url()), &body);
+    }
+
     /// Put a container instance where real ECS can and moto never does: `status` (`REGISTERING`)
     /// and/or `agentConnected` (false: StopTask there no longer reaches `lastStatus` STOPPED).
     pub fn set_container_instance(&self, arn: &str, status: Option<&str>, agent_connected: Option<bool>) {
