@@ -102,4 +102,3 @@ fn every_lifecycle_drain_event_parses_as_named() {
     }
     assert_eq!(events.len(), 4);
 }
-

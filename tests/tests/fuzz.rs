@@ -15,7 +15,7 @@ use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
 use testbed::alerts::AlertsRig;
 use testbed::drain::DrainRig;
-use testbed::{Lambda, Rig, repo_root, response_url};
+use testbed::{Lambda, Rig, response_url};
 
 const SEED: u64 = 0x0ec5_f1a5_2026_1122;
 

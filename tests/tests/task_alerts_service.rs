@@ -24,14 +24,20 @@ const PROBLEMS: &[(&str, &str)] = &[
         "daemon-task-start-impaired.task-creation-failed",
         "[prod] daemon log-agent: Daemon task cannot start (TASK_CREATION_FAILED)",
     ),
-    ("container-instance-agent-disconnected", "[prod] instance 0f1e2d3c4b5a49687766554433221100: ECS agent disconnected"),
+    (
+        "container-instance-agent-disconnected",
+        "[prod] instance 0f1e2d3c4b5a49687766554433221100: ECS agent disconnected",
+    ),
 ];
 
 /// The events that end them, and how the resolution's title starts.
 const RECOVERIES: &[(&str, &str)] = &[
     ("deployment-completed", "[prod] web: Resolved: Deployment failed"),
     ("service-steady-state", "[prod] web: Resolved: Tasks keep failing to start"),
-    ("container-instance-agent-reconnected", "[prod] instance 0f1e2d3c4b5a49687766554433221100: Resolved: ECS agent disconnected"),
+    (
+        "container-instance-agent-reconnected",
+        "[prod] instance 0f1e2d3c4b5a49687766554433221100: Resolved: ECS agent disconnected",
+    ),
 ];
 
 fn env_of(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -108,7 +114,10 @@ fn repeats_alert_once_per_service_and_kind_and_a_recovery_without_an_alert_sends
     let quiet = invoke(&lambda, &event("service-steady-state"));
     assert_eq!(quiet["status"], "ignored", "nothing was alerted yet: {quiet}");
     let statuses: Vec<Value> = (0..3)
-        .map(|i| invoke(&lambda, &with_id(event("service-task-placement-failure.memory"), &format!("repeat-{i}")))["status"].clone())
+        .map(|i| {
+            invoke(&lambda, &with_id(event("service-task-placement-failure.memory"), &format!("repeat-{i}")))["status"]
+                .clone()
+        })
         .collect();
     assert_eq!(statuses, [json!("sent"), json!("suppressed"), json!("suppressed")]);
     // Another kind of the same service is another alert.
@@ -175,7 +184,8 @@ fn a_disconnected_agent_alerts_only_if_it_stays_disconnected_past_the_grace_peri
     let (ecs, sqs) = (rig.aws.ecs(), rig.aws.sqs());
     rig.aws.block_on(ecs.create_cluster().cluster_name("prod").send()).expect("CreateCluster");
     let run = rig.aws.ec2("us-east-1").run_instances().image_id("ami-12c6146b").min_count(1).max_count(1);
-    let ec2_id = rig.aws.block_on(run.send()).expect("RunInstances").instances()[0].instance_id().expect("id").to_string();
+    let ec2_id =
+        rig.aws.block_on(run.send()).expect("RunInstances").instances()[0].instance_id().expect("id").to_string();
     let register = ecs
         .register_container_instance()
         .cluster("prod")
@@ -200,7 +210,11 @@ fn a_disconnected_agent_alerts_only_if_it_stays_disconnected_past_the_grace_peri
     // The disconnect waits on the queue for the grace period; nothing is sent yet.
     let queued_at = Instant::now();
     let answer = invoke(&lambda, &disconnected);
-    assert_eq!((answer["status"].clone(), answer["delaySeconds"].clone()), (json!("looking-again"), json!(1)), "{answer}");
+    assert_eq!(
+        (answer["status"].clone(), answer["delaySeconds"].clone()),
+        (json!("looking-again"), json!(1)),
+        "{answer}"
+    );
     let receive = || {
         let receive = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(1).wait_time_seconds(1);
         rig.aws.block_on(receive.send()).expect("ReceiveMessage").messages().first().cloned()
@@ -223,7 +237,8 @@ fn a_disconnected_agent_alerts_only_if_it_stays_disconnected_past_the_grace_peri
     assert_eq!(invoke(&lambda, &look)["reason"], "no task runs on the instance");
     // Still disconnected with a task on it: the alert.
     let family = rig.task_definition("web", false);
-    let start = ecs.start_task().cluster("prod").task_definition(&family).container_instances(&arn).group("service:web");
+    let start =
+        ecs.start_task().cluster("prod").task_definition(&family).container_instances(&arn).group("service:web");
     rig.aws.block_on(start.send()).expect("StartTask");
     let answer = invoke(&lambda, &look);
     assert_eq!(answer["status"], "sent", "{answer}");

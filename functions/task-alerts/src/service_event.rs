@@ -81,8 +81,9 @@ impl Kind {
                 "deployment_failed",
                 "Deployment failed",
                 "The deployment circuit breaker stopped the rollout (and rolled back if rollback is on): the \
-                 stopped-task alerts of this service, or `explain-stop --cluster <cluster> --service <service>`, say \
-                 why the new tasks stopped; fix that (image, configuration, health check), then deploy again.",
+                 stopped-task alerts of this service (or the service's events: `aws ecs describe-services \
+                 --query 'services[0].events[:10]'`) say why the new tasks stopped; fix that (image, configuration, \
+                 health check), then deploy again.",
             ),
             Kind::TaskStartImpaired => (
                 "task_start_impaired",
@@ -447,8 +448,9 @@ fn daemon_action(detail: &Value, envelope: &Envelope<'_>) -> Read {
         ),
         Some("TASK_FAILED_TO_RUN") => (
             "the daemon task was created but stopped before RUNNING (image pull, health check or an exiting container)",
-            "Its stopped-task alert (or `explain-stop --cluster <cluster> --task <task>`) says why it stopped; fix \
-             that, then ECS starts it again. A critical daemon's instance is drained and replaced meanwhile.",
+            "Its stopped-task alert (or `aws ecs describe-tasks --query 'tasks[0]' | explain-stop`) says why it \
+             stopped; fix that, then ECS starts it again. A critical daemon's instance is drained and replaced \
+             meanwhile.",
         ),
         _ => ("ECS cannot start the daemon task", Kind::DaemonTaskStartImpaired.hint()),
     };

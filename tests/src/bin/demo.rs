@@ -101,9 +101,16 @@ fn task_alerts() {
     let secret = rig.webhook_secret("slack", "slack");
     println!("topic {}, webhook secret {secret} (its URL is never printed or logged)", rig.topic_arn);
     let table = rig.suppression_table("ecs-plumbing-alerts");
+    let queue = rig.aws.block_on(rig.aws.sqs().create_queue().queue_name("look-again").send()).expect("CreateQueue");
+    let queue = queue.queue_url().expect("a queue URL").to_string();
     let lambda = rig.lambda(
         30,
-        &[("ALERT_TOPIC_ARN", &rig.topic_arn), ("WEBHOOK_SECRET_ARN", &secret), ("SUPPRESSION_TABLE", &table)],
+        &[
+            ("ALERT_TOPIC_ARN", &rig.topic_arn),
+            ("WEBHOOK_SECRET_ARN", &secret),
+            ("SUPPRESSION_TABLE", &table),
+            ("LOOK_AGAIN_QUEUE_URL", &queue),
+        ],
     );
     let ecs = rig.aws.ecs();
     rig.aws.block_on(ecs.create_cluster().cluster_name("prod").send()).expect("CreateCluster");
@@ -182,6 +189,25 @@ fn task_alerts() {
     println!("-- another api task runs out of memory (same storm): {}", alert(&again));
     let running = testbed::alerts::event("running");
     println!("\n-- a task reaches RUNNING: {}", lambda.invoke_json(&running).body);
+
+    // Service-level events: AWS's documented examples, for service web of cluster prod.
+    for (label, name) in [
+        ("web's deployment fails (circuit breaker)", "deployment-failed"),
+        ("web's tasks cannot be placed", "service-task-placement-failure.memory"),
+        ("ECS reports web steady again", "service-steady-state"),
+        ("ECS reports web steady again, later", "service-steady-state"),
+        ("web's rollback completes", "deployment-completed"),
+        (
+            "an instance's agent disconnects (looked at again after the grace period)",
+            "container-instance-agent-disconnected",
+        ),
+    ] {
+        let mut event = testbed::alerts::event(name);
+        if label.ends_with("later") {
+            event["id"] = json!("a-later-steady-state");
+        }
+        println!("\n-- {label}: {}", alert(&event));
+    }
 
     println!("\nSNS topic, as moto delivered it:");
     for message in rig.sns_messages() {
