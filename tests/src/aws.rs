@@ -79,3 +79,19 @@ impl Aws {
         self.runtime.block_on(future)
     }
 }
+
+/// `message` of the queue `queue` (its name) as Lambda's SQS event source hands it to a function:
+/// an event of one record (the shape of AWS's "Using Lambda with Amazon SQS" example event).
+pub fn sqs_event(message: &aws_sdk_sqs::types::Message, queue: &str) -> serde_json::Value {
+    serde_json::json!({"Records": [{
+        "messageId": message.message_id(),
+        "receiptHandle": message.receipt_handle(),
+        "body": message.body(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": message.md5_of_body(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
+        "awsRegion": "us-east-1",
+    }]})
+}

@@ -172,17 +172,7 @@ impl DrainRig {
                 sqs.receive_message().queue_url(&self.queue_url).max_number_of_messages(1).wait_time_seconds(1);
             let out = self.aws.block_on(receive.send()).expect("ReceiveMessage");
             let Some(message) = out.messages().first() else { continue };
-            let event = json!({"Records": [{
-                "messageId": message.message_id(),
-                "receiptHandle": message.receipt_handle(),
-                "body": message.body(),
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": message.md5_of_body(),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:drain-continuation",
-                "awsRegion": "us-east-1",
-            }]});
+            let event = crate::sqs_event(message, "drain-continuation");
             let invocation = lambda.invoke_json(&event);
             let outcome: Value = serde_json::from_str(&invocation.body).unwrap_or(Value::Null);
             if invocation.status == 200 && outcome.get("errorType").is_none() {

@@ -22,7 +22,7 @@ mod process;
 pub mod rig;
 mod servers;
 
-pub use aws::Aws;
+pub use aws::{Aws, sqs_event};
 pub use cfn::{CfnRequest, SIGNATURE, STACK_ID, response_url};
 pub use lambda::{Invocation, Lambda, outcome};
 pub use paths::{binary, lambda_artifact, repo_root, sample_event, sample_events, target_dir, venv};

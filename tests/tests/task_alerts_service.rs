@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use testbed::alerts::{AlertsRig, event, text_of};
-use testbed::{Lambda, outcome};
+use testbed::{Lambda, outcome, sqs_event};
 
 const FORMATS: [&str; 4] = ["slack", "teams", "discord", "generic"];
 const INSTANCE: &str = "0f1e2d3c4b5a49687766554433221100";
@@ -163,21 +163,6 @@ fn a_failed_deployment_names_the_failed_and_the_rolled_back_task_definitions() {
     assert_eq!(rig.proxy.calls().count("ecs:DescribeServices"), 1);
 }
 
-/// A message of the look-again queue as Lambda's SQS event source hands it over.
-fn sqs_event(message: &aws_sdk_sqs::types::Message) -> Value {
-    json!({"Records": [{
-        "messageId": message.message_id(),
-        "receiptHandle": message.receipt_handle(),
-        "body": message.body(),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": message.md5_of_body(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:look-again",
-        "awsRegion": "us-east-1",
-    }]})
-}
-
 #[test]
 fn a_disconnected_agent_alerts_only_if_it_stays_disconnected_past_the_grace_period() {
     let rig = AlertsRig::start();
@@ -226,7 +211,7 @@ fn a_disconnected_agent_alerts_only_if_it_stays_disconnected_past_the_grace_peri
         assert!(queued_at.elapsed() < Duration::from_secs(10), "the look never came back");
     };
     assert!(queued_at.elapsed() >= Duration::from_millis(900), "SQS delays the look by the grace period");
-    let look = sqs_event(&message);
+    let look = sqs_event(&message, "look-again");
 
     // Moto's agent is connected: it reconnected within the grace period.
     let answer = invoke(&lambda, &look);
