@@ -84,7 +84,7 @@ impl Alerter {
     /// on every disconnect would be wrong far more often than right. A stranded instance's tasks
     /// still alert when they stop; `AGENT_DISCONNECT_GRACE_SECONDS=0` alerts on every disconnect.
     pub(super) async fn look_later(&self, look: &LookAgain) -> Result<Value, AlertError> {
-        if !self.reads_in(&look.account, "a disconnected agent's second look") {
+        if self.in_another_account(Some(&look.account)) {
             let why = format!(
                 "an agent disconnected in account {}: another account's instances cannot be looked at again \
                  (set AGENT_DISCONNECT_GRACE_SECONDS=0 to alert at once)",
