@@ -6,6 +6,7 @@ use std::time::Duration;
 pub use shared::env::ConfigError;
 use shared::env::Env;
 
+use crate::accounts::{AccessPortal, AccountNames, is_account_id};
 use crate::diagnosis::Category;
 use crate::message::AlertKind;
 use crate::webhook::WebhookFormat;
@@ -24,6 +25,10 @@ pub const SUPPRESSION_WINDOW_SECONDS: &str = "SUPPRESSION_WINDOW_SECONDS";
 pub const LOG_LINES: &str = "LOG_LINES";
 pub const AGENT_DISCONNECT_GRACE_SECONDS: &str = "AGENT_DISCONNECT_GRACE_SECONDS";
 pub const LOOK_AGAIN_QUEUE_URL: &str = "LOOK_AGAIN_QUEUE_URL";
+pub const ACCOUNT_NAMES: &str = "ACCOUNT_NAMES";
+pub const ACCESS_PORTAL_URL: &str = "ACCESS_PORTAL_URL";
+pub const ACCESS_PORTAL_ROLE: &str = "ACCESS_PORTAL_ROLE";
+pub const STACK_ACCOUNT_ID: &str = "STACK_ACCOUNT_ID";
 
 const DEFAULT_SECRET_TTL_SECONDS: u64 = 300;
 const MAX_SECRET_TTL_SECONDS: u64 = 86_400;
@@ -64,6 +69,20 @@ pub struct Config {
     /// The queue that brings a disconnected agent back for its second look; `None`: disconnects
     /// wait for no second look and are not alerted on (unless the grace is zero).
     pub look_again_queue: Option<String>,
+    /// The names shown beside account ids (`Account: 210987654321 (payments-prod)`).
+    pub account_names: AccountNames,
+    /// The access portal that every console link goes through, into the event's account; `None`:
+    /// plain console links.
+    pub access_portal: Option<AccessPortal>,
+    /// The account the stack runs in (the template sets it to `AWS::AccountId`). The function reads
+    /// from AWS in this account only: events forwarded from others get no second look, no
+    /// deployment's task definitions and no log lines. `None`: every event counts as this account's.
+    ///
+    /// An environment variable rather than the account in the Lambda context's
+    /// `invoked_function_arn`: it is known once at cold start, tested with the rest of the
+    /// configuration, and the Lambda emulator's context names a fixed account of its own
+    /// (`012345678912`), not the one the function acts in.
+    pub stack_account: Option<String>,
 }
 
 /// What goes on the SNS topic.
@@ -145,6 +164,27 @@ impl Config {
         let suppression_window = env.seconds(SUPPRESSION_WINDOW_SECONDS, DEFAULT_WINDOW_SECONDS, 0..=86_400)?;
         // A count of lines: at most MAX_LOG_LINES, so the conversion cannot fail.
         let log_lines = env.count(LOG_LINES, DEFAULT_LOG_LINES, 0..=MAX_LOG_LINES)? as usize;
+        let account_names = match env.optional(ACCOUNT_NAMES) {
+            None => AccountNames::default(),
+            Some(list) => AccountNames::parse(&list).map_err(|problem| bad(ACCOUNT_NAMES, problem))?,
+        };
+        let access_portal = match (env.optional(ACCESS_PORTAL_URL), env.optional(ACCESS_PORTAL_ROLE)) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(ConfigError::Combination(format!(
+                    "{ACCESS_PORTAL_ROLE} is set without {ACCESS_PORTAL_URL}: set the access portal's start URL too, or neither"
+                )));
+            }
+            (Some(url), role) => Some(AccessPortal::parse(&url, role.as_deref()).map_err(|(which, problem)| {
+                bad(if which == "role" { ACCESS_PORTAL_ROLE } else { ACCESS_PORTAL_URL }, problem)
+            })?),
+        };
+        let stack_account = env.optional(STACK_ACCOUNT_ID);
+        if let Some(account) = &stack_account
+            && !is_account_id(account)
+        {
+            return Err(bad(STACK_ACCOUNT_ID, format!("is not a 12-digit account id: `{account}`")));
+        }
         Ok(Config {
             topic_arn,
             topic_kms_key,
@@ -164,6 +204,9 @@ impl Config {
                 0..=MAX_AGENT_GRACE_SECONDS,
             )?,
             look_again_queue: env.optional(LOOK_AGAIN_QUEUE_URL),
+            account_names,
+            access_portal,
+            stack_account,
         })
     }
 
@@ -249,6 +292,28 @@ mod tests {
         assert!(c.clusters.is_empty() && c.watches("any"));
         assert_eq!(c.secret_ttl, Duration::from_secs(300));
         assert_eq!((c.suppression_table, c.suppression_window, c.log_lines), (None, Duration::from_secs(900), 20));
+        assert_eq!((c.account_names, c.access_portal, c.stack_account), (AccountNames::default(), None, None));
+    }
+
+    #[test]
+    fn many_accounts() {
+        let c = config(&[
+            (TOPIC_ARN, TOPIC),
+            (ACCOUNT_NAMES, "210987654321=payments-prod, 123456789012=platform"),
+            (ACCESS_PORTAL_URL, "https://d-1234567890.awsapps.com/start/"),
+            (ACCESS_PORTAL_ROLE, "ReadOnly"),
+            (STACK_ACCOUNT_ID, "123456789012"),
+        ])
+        .unwrap();
+        assert_eq!(c.account_names.name("210987654321"), Some("payments-prod"));
+        let portal = c.access_portal.unwrap();
+        assert_eq!(
+            (portal.url.as_str(), portal.role.as_deref()),
+            ("https://d-1234567890.awsapps.com/start", Some("ReadOnly"))
+        );
+        assert_eq!(c.stack_account.as_deref(), Some("123456789012"));
+        let without_role = config(&[(TOPIC_ARN, TOPIC), (ACCESS_PORTAL_URL, "https://my-org.awsapps.com/start")]);
+        assert_eq!(without_role.unwrap().access_portal.and_then(|p| p.role), None);
     }
 
     #[test]
@@ -315,6 +380,28 @@ mod tests {
                 "SUPPRESSION_WINDOW_SECONDS must be whole seconds",
             ),
             (&[(TOPIC_ARN, TOPIC), (LOG_LINES, "500")], "LOG_LINES must be a whole number from 0 to 100"),
+            (
+                &[(TOPIC_ARN, TOPIC), (ACCOUNT_NAMES, "210987654321:payments-prod")],
+                "ACCOUNT_NAMES has `210987654321:payments-prod`: expected <12-digit account id>=<name>",
+            ),
+            (&[(TOPIC_ARN, TOPIC), (ACCOUNT_NAMES, "2109876=x")], "ACCOUNT_NAMES has `2109876=x`: `2109876` is not"),
+            (
+                &[(TOPIC_ARN, TOPIC), (ACCESS_PORTAL_URL, "d-1234567890.awsapps.com/start")],
+                "ACCESS_PORTAL_URL is not an access portal start URL",
+            ),
+            (
+                &[
+                    (TOPIC_ARN, TOPIC),
+                    (ACCESS_PORTAL_URL, "https://d-1234567890.awsapps.com/start"),
+                    (ACCESS_PORTAL_ROLE, "Read Only"),
+                ],
+                "ACCESS_PORTAL_ROLE is not a permission set name",
+            ),
+            (
+                &[(TOPIC_ARN, TOPIC), (ACCESS_PORTAL_ROLE, "ReadOnly")],
+                "ACCESS_PORTAL_ROLE is set without ACCESS_PORTAL_URL",
+            ),
+            (&[(TOPIC_ARN, TOPIC), (STACK_ACCOUNT_ID, "my-account")], "STACK_ACCOUNT_ID is not a 12-digit account id"),
         ];
         for (vars, expected) in cases {
             let message = config(vars).err().map(|e| e.to_string()).unwrap_or_default();

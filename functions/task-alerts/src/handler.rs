@@ -117,10 +117,14 @@ impl Alerter {
                 Decided::Answer(answer) => return Ok(answer),
             },
         };
-        match self.log_tail.fetch(&alert).await {
-            Ok((stream, lines)) => alert = alert.with_log_tail(stream, lines),
-            Err(Skipped::NotWanted) => {}
-            Err(skipped) => info!(reason = %skipped, "log lines skipped"),
+        if self.in_another_account(alert.account.as_deref()) {
+            info!(reason = "the task runs in another account: logs are read in this one only", "log lines skipped");
+        } else {
+            match self.log_tail.fetch(&alert).await {
+                Ok((stream, lines)) => alert = alert.with_log_tail(stream, lines),
+                Err(Skipped::NotWanted) => {}
+                Err(skipped) => info!(reason = %skipped, "log lines skipped"),
+            }
         }
         let sent = self.send(&alert, deadline).await;
         if sent.is_err()
@@ -132,6 +136,7 @@ impl Alerter {
     }
 
     async fn send(&self, alert: &Alert, deadline: Instant) -> Result<Value, AlertError> {
+        let alert = &alert.clone().for_account(&self.config.account_names, self.config.access_portal.as_ref());
         let title = alert.title();
         info!(category = alert.kind.id(), task = alert.task_arn.as_deref().unwrap_or(""), title = %title, "diagnosed");
         // Boxed: the SDK's futures nest deep enough to overflow the compiler's layout recursion.

@@ -6,6 +6,7 @@
 //!   reasons of the stop-reason corpus kept outside this repo.
 //! - [`message`]: the alert rendered for SNS, Amazon Q Developer and each chat webhook (pure).
 //! - [`triage`]: which events become alerts (pure): STOPPED tasks of watched clusters, not ignored.
+//! - [`accounts`]: events forwarded from other accounts: their names, whether one is another's.
 //! - [`config`]: the environment, read once. [`webhook`]: the secret's value and the POST.
 //! - [`suppress`]: duplicates and storms, decided by conditional writes to DynamoDB.
 //! - [`logs`]: the failed container's last `awslogs` lines.
@@ -17,6 +18,7 @@
 // Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
 #![warn(clippy::unwrap_used)]
 
+pub mod accounts;
 pub mod agent;
 pub mod config;
 #[macro_use]

@@ -253,9 +253,12 @@ pub fn open_key(subject: &Subject) -> String {
     format!("open#{}/{}/{}", subject.account, subject.cluster, subject.label())
 }
 
-/// `<cluster>/<service or family>/<category>`: what a storm is.
+/// `<account>/<cluster>/<service or family>/<category>`: what a storm is. The account keeps two
+/// accounts' services of the same names (each with a cluster `prod` and a service `api`, say)
+/// apart when one stack alerts for many; without one, `<cluster>/<service or family>/<category>`.
 pub fn storm_key(alert: &Alert) -> String {
-    format!("{}/{}/{}", alert.cluster, alert.service_or_family(), alert.kind.id())
+    let account = alert.account.as_deref().filter(|a| !a.is_empty()).map(|a| format!("{a}/")).unwrap_or_default();
+    format!("{account}{}/{}/{}", alert.cluster, alert.service_or_family(), alert.kind.id())
 }
 
 /// `task#<taskArn>`: the item that says a task's stop was handled, whichever of its events came

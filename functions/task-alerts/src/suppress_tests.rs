@@ -130,3 +130,16 @@ async fn a_recovery_closes_only_what_was_open_and_only_once() {
     let failure = suppression.close(&subject(), ends).await.unwrap_err();
     assert!(failure.is_throttling(), "{failure:?}");
 }
+
+#[test]
+fn two_accounts_services_of_the_same_names_are_two_storms() {
+    let mut alert = alert();
+    assert_eq!(storm_key(&alert), "prod/web/app_exit");
+    alert.account = Some("210987654321".into());
+    let theirs = storm_key(&alert);
+    alert.account = Some("123456789012".into());
+    assert_eq!(
+        (theirs.as_str(), storm_key(&alert).as_str()),
+        ("210987654321/prod/web/app_exit", "123456789012/prod/web/app_exit")
+    );
+}

@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::Alerter;
+use crate::accounts::is_another;
 use crate::agent::LookAgain;
 use crate::ecs_reads::Unread;
 use crate::error::AlertError;
@@ -24,6 +25,7 @@ impl Alerter {
         let mut alert = Alert::for_problem(&problem);
         if let (Kind::DeploymentFailed, Some(id), SubjectName::Service(service)) =
             (problem.kind, &problem.deployment_id, &problem.subject.name)
+            && self.reads_in(&problem.subject.account, "the deployment's task definitions")
         {
             match self.ecs_reads.rollback(&problem.subject.cluster, service, id).await {
                 Ok(rollback) => alert = alert.with_rollback(rollback.failed, rollback.rolled_back_to),
@@ -75,7 +77,22 @@ impl Alerter {
     }
 
     /// Queue the second look at a disconnected agent, the grace period from now.
+    ///
+    /// Another account's agent gets no second look (DescribeContainerInstances is read in this
+    /// account only), and is not alerted on at once either: ECS's agent "disconnects and reconnects
+    /// several times per hour as a part of its normal operation" (see [`crate::agent`]), so an alert
+    /// on every disconnect would be wrong far more often than right. A stranded instance's tasks
+    /// still alert when they stop; `AGENT_DISCONNECT_GRACE_SECONDS=0` alerts on every disconnect.
     pub(super) async fn look_later(&self, look: &LookAgain) -> Result<Value, AlertError> {
+        if self.in_another_account(Some(&look.account)) {
+            let why = format!(
+                "an agent disconnected in account {}: another account's instances cannot be looked at again \
+                 (set AGENT_DISCONNECT_GRACE_SECONDS=0 to alert at once)",
+                look.account
+            );
+            info!(reason = %why, "ignored");
+            return Ok(json!({"status": "ignored", "reason": why}));
+        }
         let Some(queue) = &self.look_again else {
             let why = "an agent disconnected, but without LOOK_AGAIN_QUEUE_URL it cannot be looked at again \
                        (set AGENT_DISCONNECT_GRACE_SECONDS=0 to alert at once)";
@@ -99,6 +116,10 @@ impl Alerter {
 
     async fn look(&self, look: &LookAgain, deadline: Instant) -> Result<Value, AlertError> {
         let instance = &look.container_instance_arn;
+        if !self.reads_in(&look.account, "a disconnected agent's second look") {
+            let why = format!("instance {instance} is in account {}, not this one", look.account);
+            return Ok(json!({"status": "ignored", "reason": why}));
+        }
         let state = match self.ecs_reads.instance(look).await {
             Ok(state) => state,
             Err(Unread::Aws(failure)) => return Err(AlertError::SecondLook { failure }),
@@ -115,5 +136,20 @@ impl Alerter {
         problem.at = look.disconnected_at.clone();
         problem.container_instance_arn = Some(instance.clone());
         self.problem(problem, &Value::Null, deadline).await
+    }
+
+    /// Whether an event from `account` is this account's (or the stack's account is unknown), and so
+    /// the function may read `what` from ECS; logs one line when it may not.
+    pub(super) fn reads_in(&self, account: &str, what: &str) -> bool {
+        let another = self.in_another_account(Some(account));
+        if another {
+            info!(account, "{what} not read: the event comes from another account (reads stay in this one)");
+        }
+        !another
+    }
+
+    /// Whether `account` is another than the one the stack runs in (`STACK_ACCOUNT_ID`).
+    pub(super) fn in_another_account(&self, account: Option<&str>) -> bool {
+        is_another(self.config.stack_account.as_deref(), account)
     }
 }

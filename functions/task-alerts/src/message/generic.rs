@@ -23,6 +23,8 @@ impl Alert {
             "category": self.category_id(),
             "summary": self.summary,
             "hint": self.hint,
+            "account": self.account,
+            "account_name": self.account_name,
             "cluster": self.cluster,
             "service": self.service,
             "group": self.group,
@@ -47,7 +49,6 @@ impl Alert {
             // A service-level alert: whether it resolves an earlier one, what it is about, its facts.
             generic["resolved"] = json!(self.resolved);
             generic["subject"] = json!(self.service_or_family());
-            generic["account"] = json!(self.account);
             let details: serde_json::Map<String, Value> =
                 self.event_details.iter().map(|(label, value)| (label.to_string(), json!(value))).collect();
             generic["details"] = Value::Object(details);

@@ -147,6 +147,8 @@ pub struct Alert {
     pub event_evidence: Vec<String>,
     /// The account that sent the event (another one's when forwarded to this bus).
     pub account: Option<String>,
+    /// The name configured for `account` (see [`Alert::for_account`]).
+    pub account_name: Option<String>,
 }
 
 impl Alert {
@@ -203,6 +205,7 @@ impl Alert {
             event_details: Vec::new(),
             event_evidence: Vec::new(),
             account: None,
+            account_name: None,
         }
     }
 
@@ -301,6 +304,7 @@ impl Alert {
             event_details: Vec::new(),
             event_evidence: Vec::new(),
             account: Some(subject.account.clone()).filter(|a| !a.is_empty()),
+            account_name: None,
         }
     }
 

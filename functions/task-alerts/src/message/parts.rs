@@ -70,7 +70,7 @@ impl Alert {
                 details.push((label, controls_to_spaces(&value)));
             }
         };
-        add("Account", self.account.clone());
+        add("Account", self.account_label());
         add("Task definition", self.task_definition());
         match (&self.service, &self.group) {
             (Some(service), _) => add("Service", Some(service.clone())),
@@ -86,6 +86,16 @@ impl Alert {
         }
         add("Task", self.task_id.clone());
         details
+    }
+
+    /// `210987654321 (payments-prod)` with a name configured for the account (`ACCOUNT_NAMES`), else
+    /// the id alone; `None` when the event named no account.
+    pub(super) fn account_label(&self) -> Option<String> {
+        let account = self.account.as_deref()?;
+        Some(match self.account_name.as_deref() {
+            Some(name) => format!("{account} ({name})"),
+            None => account.to_string(),
+        })
     }
 
     pub(super) fn details_text(&self) -> String {
@@ -177,6 +187,22 @@ fn left_out_note(lines: usize) -> String {
 mod tests {
     use super::*;
     use crate::message::fixtures::{alert_of, service_oom};
+
+    #[test]
+    fn the_account_line_names_the_account() {
+        let mut alert = alert_of(&service_oom());
+        let line = |alert: &Alert| alert.details().into_iter().find(|(label, _)| *label == "Account").map(|(_, v)| v);
+        let cases = [
+            (None, None, None),
+            (Some("210987654321"), None, Some("210987654321")),
+            (Some("210987654321"), Some("payments-prod"), Some("210987654321 (payments-prod)")),
+            (Some("210987654321"), Some("pay\nments"), Some("210987654321 (pay ments)")),
+        ];
+        for (account, name, want) in cases {
+            (alert.account, alert.account_name) = (account.map(str::to_string), name.map(str::to_string));
+            assert_eq!(line(&alert).as_deref(), want, "{account:?} {name:?}");
+        }
+    }
 
     #[test]
     fn log_tail_keeps_the_newest_lines_and_counts_the_rest() {
