@@ -41,9 +41,12 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// A workspace binary from the dev build (`cargo build --workspace --bins`).
+/// A workspace binary from the dev build (`cargo build --workspace --bins`); from
+/// `$ECS_PLUMBING_BINARIES` when set (a copy of them, so that another checkout's build in the same
+/// target directory cannot swap them under a running test).
 pub fn binary(name: &str) -> PathBuf {
-    let path = target_dir().join("debug").join(name);
+    let dir = std::env::var_os("ECS_PLUMBING_BINARIES").map(PathBuf::from);
+    let path = dir.unwrap_or_else(|| target_dir().join("debug")).join(name);
     assert!(path.exists(), "{} is not built: run `make build` (or `make test`)", path.display());
     path
 }
