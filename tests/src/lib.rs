@@ -7,6 +7,8 @@
 //! - [`Lambda`]: the Lambda Runtime Interface Emulator running a built `bootstrap`.
 //! - [`alerts::AlertsRig`]: all of that for task-alerts, with an SNS topic and chat webhooks.
 //! - [`drain::DrainRig`]: all of that for lifecycle-drain, with an ECS container instance and its tasks.
+//! - [`faults`]: the fault matrix's machinery (faults, cases, the summary line) every function's
+//!   matrix shares.
 //! - [`CfnRequest`]: the CloudFormation requests the tests send, each from a function's sample request.
 //!
 //! The Python venv (`.venv`, made by `make venv`) provides moto and the emulator.
@@ -16,6 +18,7 @@ mod aws;
 mod cfn;
 pub mod drain;
 pub mod ec2;
+pub mod faults;
 mod lambda;
 mod paths;
 mod process;
