@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use testbed::alerts::{AlertsRig, event as alert_event};
 use testbed::faults::{Case, Fault, Tally, cases, fnv, run_matrix, secrets_in, settle};
-use testbed::{Calls, Lambda};
+use testbed::{Calls, Lambda, sqs_event};
 
 // ---- Task alerts ---------------------------------------------------------------------------
 
@@ -324,22 +324,6 @@ fn looks(world: &ServiceWorld, arn: &str) -> Vec<Value> {
     found
 }
 
-/// `message` of the queue `queue` as Lambda's SQS event source hands it to a function: an event of
-/// one record (the shape of AWS's "Using Lambda with Amazon SQS" example event,
-/// <https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html>).
-fn sqs_event(message: &aws_sdk_sqs::types::Message, queue: &str) -> Value {
-    json!({"Records": [{
-        "messageId": message.message_id(),
-        "receiptHandle": message.receipt_handle(),
-        "body": message.body(),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": message.md5_of_body(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
-        "awsRegion": "us-east-1",
-    }]})
-}
 
 fn outcome_of(invocation: &testbed::Invocation) -> Value {
     serde_json::from_str(&invocation.body).unwrap_or_else(|_| json!({"errorType": "NotJson", "body": invocation.body}))
