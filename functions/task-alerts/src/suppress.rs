@@ -16,6 +16,9 @@
 //!   seconds), when the last alert of this storm was sent; `suppressed`, `since`: how many stops
 //!   were held back since then, and the first one's time; `expires_at`, a day after the window.
 //!
+//! - one per alerted service-level problem's subject, `open#<account>/<cluster>/<subject>`: the
+//!   problems a recovery resolves (see `open`).
+//!
 //! Deciding takes conditional writes only, so two invocations at the same time cannot both send:
 //! 1. mark the task (if unmarked) → else it is a duplicate: do not send;
 //! 2. claim the storm's window (the item is new, or its window is over) → send, and say how many
@@ -33,7 +36,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use shared::aws::AwsFailure;
 
 use crate::message::Alert;
-use crate::service_event::{Kind, Subject};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -192,66 +194,9 @@ impl Suppression {
     }
 }
 
-/// Problems alerted and not yet resolved, per subject: `open#<account>/<cluster>/<subject>`, a string
-/// set `kinds` of [`Kind`] ids, expiring a week after the last problem (a resolution that never came).
-impl Suppression {
-    /// Remember that `kind`'s problem of `subject` was alerted.
-    pub async fn open(&self, subject: &Subject, kind: Kind) -> Result<(), AwsFailure> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(open_key(subject)))
-            .update_expression("ADD kinds :kind SET expires_at = :ttl")
-            .expression_attribute_values(":kind", AttributeValue::Ss(vec![kind.id().to_string()]))
-            .expression_attribute_values(":ttl", number(epoch_seconds() + OPEN_TTL))
-            .send()
-            .await
-            .map_err(AwsFailure::of(ACTION))?;
-        Ok(())
-    }
+mod open;
 
-    /// Take `ends` out of `subject`'s open problems: those that were open, each taken once however
-    /// often the recovery event comes (an empty list: nothing was open, and no item is written).
-    pub async fn close(&self, subject: &Subject, ends: &[Kind]) -> Result<Vec<Kind>, AwsFailure> {
-        let ids: Vec<String> = ends.iter().map(|k| k.id().to_string()).collect();
-        let closed = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(open_key(subject)))
-            .update_expression("DELETE kinds :ends")
-            .condition_expression("attribute_exists(kinds)")
-            .expression_attribute_values(":ends", AttributeValue::Ss(ids))
-            .return_values(ReturnValue::UpdatedOld)
-            .send()
-            .await;
-        let old = match closed {
-            Ok(out) => out.attributes.unwrap_or_default(),
-            Err(e) => {
-                let failure = AwsFailure::from_sdk(ACTION, &e);
-                return if failure.code_is("ConditionalCheckFailedException") { Ok(Vec::new()) } else { Err(failure) };
-            }
-        };
-        let was_open = old.get("kinds").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
-        Ok(ends.iter().copied().filter(|k| was_open.iter().any(|id| id == k.id())).collect())
-    }
-
-    /// Put back what [`Suppression::close`] took, when its resolution could not be delivered.
-    pub async fn reopen(&self, subject: &Subject, kinds: &[Kind]) -> Result<(), AwsFailure> {
-        for kind in kinds {
-            self.open(subject, *kind).await?;
-        }
-        Ok(())
-    }
-}
-
-/// A week: a problem that is never resolved stops waiting for its resolution.
-const OPEN_TTL: u64 = 7 * DAY;
-
-/// `open#<account>/<cluster>/<subject>`: `#` is in no cluster name, so it is no storm's key.
-pub fn open_key(subject: &Subject) -> String {
-    format!("open#{}/{}/{}", subject.account, subject.cluster, subject.label())
-}
+pub use open::open_key;
 
 /// `<account>/<cluster>/<service or family>/<category>`: what a storm is. The account keeps two
 /// accounts' services of the same names (each with a cluster `prod` and a service `api`, say)

@@ -9,6 +9,7 @@ use shared::aws::test_config;
 
 use super::*;
 use crate::diagnosis::{TaskDetail, diagnose};
+use crate::service_event::{Kind, Subject};
 
 /// The table answering by `rules`, one call each, in order (another call fails the test).
 async fn suppression(rules: &[&Rule]) -> Suppression {
@@ -106,13 +107,15 @@ fn subject() -> Subject {
 }
 
 #[tokio::test]
-async fn a_recovery_closes_only_what_was_open_and_only_once() {
+async fn a_recovery_claims_what_is_open_for_its_event_and_finishes_once_sent() {
     let open = mock!(Client::update_item)
         .match_requests(|r| r.update_expression() == Some("ADD kinds :kind SET expires_at = :ttl"))
         .then_output(|| UpdateItemOutput::builder().build());
-    let was_open = mock!(Client::update_item)
+    let claimed = mock!(Client::update_item)
         .match_requests(|r| {
-            r.condition_expression() == Some("attribute_exists(kinds)")
+            let condition = r.condition_expression().unwrap_or_default();
+            condition.contains("contains(kinds, :k0) OR contains(kinds, :k1)")
+                && condition.contains("resolving = :event OR resolving_at < :stale")
                 && r.key().and_then(|key| key.get("pk")).and_then(|k| k.as_s().ok()).map(String::as_str)
                     == Some("open#123456789012/prod/web")
         })
@@ -120,26 +123,21 @@ async fn a_recovery_closes_only_what_was_open_and_only_once() {
             let kinds = AttributeValue::Ss(vec!["task_start_impaired".into(), "deployment_failed".into()]);
             UpdateItemOutput::builder().attributes("kinds", kinds).build()
         });
+    let finished = mock!(Client::update_item)
+        .match_requests(|r| {
+            r.update_expression() == Some("DELETE kinds :closed REMOVE resolving, resolving_at")
+                && r.condition_expression() == Some("resolving = :event")
+        })
+        .then_output(|| UpdateItemOutput::builder().build());
     let nothing_open = refused("ConditionalCheckFailedException", CONDITION_FAILED);
     let throttled = refused("ThrottlingException", "Rate exceeded");
-    let suppression = suppression(&[&open, &was_open, &nothing_open, &throttled]).await;
+    let suppression = suppression(&[&open, &claimed, &finished, &nothing_open, &throttled]).await;
     suppression.open(&subject(), Kind::TaskStartImpaired).await.expect("opened");
     let ends = crate::service_event::STEADY_STATE_ENDS;
-    assert_eq!(suppression.close(&subject(), ends).await.ok(), Some(vec![Kind::TaskStartImpaired]));
-    assert_eq!(suppression.close(&subject(), ends).await.ok(), Some(vec![]), "the second steady state");
-    let failure = suppression.close(&subject(), ends).await.unwrap_err();
+    let kinds = suppression.claim_recovery(&subject(), ends, "event-1").await.expect("claimed");
+    assert_eq!(kinds, vec![Kind::TaskStartImpaired]);
+    suppression.finish_recovery(&subject(), &kinds, "event-1").await.expect("finished");
+    assert_eq!(suppression.claim_recovery(&subject(), ends, "event-2").await.ok(), Some(vec![]), "nothing open");
+    let failure = suppression.claim_recovery(&subject(), ends, "event-3").await.unwrap_err();
     assert!(failure.is_throttling(), "{failure:?}");
-}
-
-#[test]
-fn two_accounts_services_of_the_same_names_are_two_storms() {
-    let mut alert = alert();
-    assert_eq!(storm_key(&alert), "prod/web/app_exit");
-    alert.account = Some("210987654321".into());
-    let theirs = storm_key(&alert);
-    alert.account = Some("123456789012".into());
-    assert_eq!(
-        (theirs.as_str(), storm_key(&alert).as_str()),
-        ("210987654321/prod/web/app_exit", "123456789012/prod/web/app_exit")
-    );
 }

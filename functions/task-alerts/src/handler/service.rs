@@ -42,7 +42,12 @@ impl Alerter {
         Ok(answer)
     }
 
-    /// A recovery: the resolution of the problems it ends that were alerted, once.
+    /// A recovery: the resolution of the problems it ends that were alerted, once. The open problems
+    /// are claimed for the event, the resolution sent, and the claim finished (see
+    /// [`crate::suppress`]'s `open`). A failure before the resolution is delivered fails the
+    /// invocation, and Lambda's retry of the same event finds its claim again and sends it; a second
+    /// delivery of the event after that finds nothing open. (Two deliveries of one event at the same
+    /// moment both hold the claim and both send: at least once, as every delivery here.)
     pub(super) async fn recovery(
         &self,
         subject: &Subject,
@@ -57,23 +62,22 @@ impl Alerter {
             info!(reason = %why, "ignored");
             return Ok(json!({"status": "ignored", "reason": why}));
         };
-        let closed = suppression
-            .close(subject, ends)
+        let event_id = event["id"].as_str().filter(|id| !id.is_empty()).unwrap_or(event_name);
+        let claimed = suppression
+            .claim_recovery(subject, ends, event_id)
             .await
             .map_err(|failure| AlertError::OpenProblems { event_name: event_name.to_string(), failure })?;
-        if closed.is_empty() {
+        if claimed.is_empty() {
             let why = format!("{event_name}: no alert of {} is open", subject.label());
-            info!(reason = %why, event = event["id"].as_str().unwrap_or(""), "ignored");
+            info!(reason = %why, event = event_id, "ignored");
             return Ok(json!({"status": "ignored", "reason": why}));
         }
-        let alert = Alert::resolution(subject, &closed, event_name, at);
-        let sent = self.send(&alert, deadline).await;
-        if sent.is_err()
-            && let Err(failure) = suppression.reopen(subject, &closed).await
-        {
-            warn!(error = %failure, "could not reopen the problem: Lambda's retry will not resend the resolution");
+        let alert = Alert::resolution(subject, &claimed, event_name, at);
+        let sent = self.send(&alert, deadline).await?;
+        if let Err(failure) = suppression.finish_recovery(subject, &claimed, event_id).await {
+            warn!(error = %failure, "resolution sent, but its problems stay open: a later recovery may repeat it");
         }
-        sent
+        Ok(sent)
     }
 
     /// Queue the second look at a disconnected agent, the grace period from now.
