@@ -155,6 +155,17 @@ impl Tally {
         }
     }
 
+    /// Count what one case sent: nothing is a missing answer (saying `why`), more than one a duplicate.
+    pub fn delivered(&mut self, count: usize, why: impl FnOnce() -> String) {
+        if count == 0 {
+            self.missing += 1;
+            self.problems.push(why());
+        } else {
+            self.responses += count;
+            self.duplicates += count - 1;
+        }
+    }
+
     pub fn merge(&mut self, other: Tally) {
         self.faults += other.faults;
         self.responses += other.responses;

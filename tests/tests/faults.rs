@@ -56,16 +56,7 @@ fn cr_send(
         tally.hangs += 1;
         tally.problems.push(format!("{name}: no answer before the deadline ({:?})", invocation.elapsed));
     }
-    match answers.len() {
-        0 => {
-            tally.missing += 1;
-            tally.problems.push(format!("{name}: no response; invocation {invocation:?}"));
-        }
-        n => {
-            tally.responses += n;
-            tally.duplicates += n - 1;
-        }
-    }
+    tally.delivered(answers.len(), || format!("{name}: no response; invocation {invocation:?}"));
     let body = answers.first().map(|a| a.json());
     if let Some(body) = &body {
         let reason = body["Reason"].as_str().unwrap_or_default();

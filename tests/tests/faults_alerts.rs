@@ -105,16 +105,7 @@ fn alerts_case(world: &AlertsWorld, case: &Case, tally: &mut Tally) {
         tally.expect(retry["status"] == "sent", || format!("{name}: Lambda's retry: {retry}"));
     }
     settle(&world.rig.proxy);
-    match deliveries(world, webhook, &task_id) {
-        0 => {
-            tally.missing += 1;
-            tally.problems.push(format!("{name}: never delivered"));
-        }
-        n => {
-            tally.responses += n;
-            tally.duplicates += n - 1;
-        }
-    }
+    tally.delivered(deliveries(world, webhook, &task_id), || format!("{name}: never delivered"));
 }
 
 #[test]
@@ -399,16 +390,7 @@ fn service_case(world: &ServiceWorld, case: &Case, tally: &mut Tally) {
         tally.expect(resolutions == 0, || format!("{name}: {resolutions} resolutions"));
         alerts
     };
-    match delivered {
-        0 => {
-            tally.missing += 1;
-            tally.problems.push(format!("{name}: never delivered: {answers:?}"));
-        }
-        n => {
-            tally.responses += n;
-            tally.duplicates += n - 1;
-        }
-    }
+    tally.delivered(delivered, || format!("{name}: never delivered: {answers:?}"));
 }
 
 #[test]

@@ -166,19 +166,14 @@ fn drain_case(world: &DrainWorld, case: &Case, tally: &mut Tally) {
         }
     }
     let last = answers.last().and_then(|a| a["status"].as_str()).unwrap_or_default();
-    match done {
-        // A missing permission ends the drain without completing it, as it says.
-        0 if case.fault == Fault::Denied && last == "failed" => {}
-        0 => {
-            tally.missing += 1;
-            tally.problems.push(format!("{name}: never completed: {answers:?}"));
-        }
-        n => {
-            tally.responses += n;
-            tally.duplicates += n - 1;
-            let finished = ["completed", "already-completed"].contains(&last);
-            tally.expect(finished, || format!("{name}: completed, but the last run said: {answers:?}"));
-        }
+    // A missing permission ends the drain without completing it, as it says.
+    if done == 0 && case.fault == Fault::Denied && last == "failed" {
+        return;
+    }
+    tally.delivered(done, || format!("{name}: never completed: {answers:?}"));
+    if done > 0 {
+        let finished = ["completed", "already-completed"].contains(&last);
+        tally.expect(finished, || format!("{name}: completed, but the last run said: {answers:?}"));
     }
 }
 
