@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
-.PHONY: all help venv tools checks-venv build probe-artifact artifacts template package sam-local sam-local-all sar-template lint test unit demo bench clean
+.PHONY: all help venv tools checks-venv build probe-artifact artifacts template package sam-local sam-local-all sam-local-dev sar-template lint test unit demo bench clean
 
 all: test
 
@@ -76,6 +76,11 @@ sam-local: package ## sam local invoke, one event per function and answer, check
 
 sam-local-all: package ## sam local invoke of every sample event under events/, checked
 	$(VENV)/bin/python tests/sam-local/run --all
+
+# The same with the dev builds of `make build` in the containers (CI: no release build of the
+# shipped artifacts, ~12 min, of its own).
+sam-local-dev: venv build ## sam-local with the dev builds instead of sam build's release ones
+	$(VENV)/bin/python tests/sam-local/run --binaries $${CARGO_TARGET_DIR:-target}/debug
 
 # The stack as the Serverless Application Repository takes it: built for SAR_ARCH (default arm64,
 # the stack's default), then `Architectures` fixed to it and the Architecture parameter removed
