@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
-.PHONY: all help venv tools checks-venv build probe-artifact artifacts template package lint test unit demo bench clean
+.PHONY: all help venv tools checks-venv build probe-artifact artifacts template package sam-local sam-local-all sam-local-dev sar-template lint test unit demo bench clean
 
 all: test
 
@@ -67,6 +67,28 @@ template: venv checks-venv ## check template.yaml: cfn-lint, checkov, least priv
 # the stack's default is arm64: `sam build` alone).
 package: template artifacts ## the stack, built by sam build
 	sam build --parameter-overrides Architecture=x86_64
+
+# `sam local invoke` as the README shows it, through a real container engine (podman's Docker API;
+# installed from Debian if missing) against moto: one sample event per function and kind of answer,
+# each answer checked (tests/sam-local/run; SAM exits 0 even when the function fails).
+sam-local: package ## sam local invoke, one event per function and answer, checked (podman, moto)
+	$(VENV)/bin/python tests/sam-local/run
+
+sam-local-all: package ## sam local invoke of every sample event under events/, checked
+	$(VENV)/bin/python tests/sam-local/run --all
+
+# The same with the dev builds of `make build` in the containers (CI: no release build of the
+# shipped artifacts, ~12 min, of its own).
+sam-local-dev: venv build ## sam-local with the dev builds instead of sam build's release ones
+	$(VENV)/bin/python tests/sam-local/run --binaries $${CARGO_TARGET_DIR:-target}/debug
+
+# The stack as the Serverless Application Repository takes it: built for SAR_ARCH (default arm64,
+# the stack's default), then `Architectures` fixed to it and the Architecture parameter removed
+# (SAR refuses a parameterised one): .aws-sam/build/sar.yaml, for sam package and sam publish.
+SAR_ARCH ?= arm64
+sar-template: template ## the stack built for SAR_ARCH (arm64) with Architectures fixed, for sam publish
+	sam build --parameter-overrides Architecture=$(SAR_ARCH)
+	$(VENV)/bin/python tests/sam-local/sar_template.py $(SAR_ARCH) .aws-sam/build/template.yaml .aws-sam/build/sar.yaml
 
 # Formatting, clippy (the lints are `[workspace.lints]` in Cargo.toml) and the doc comments
 # (`cargo doc`: broken links, bare URLs), warnings as errors; then one feature set for every build: each crate
