@@ -173,3 +173,160 @@ fn interface_endpoints_the_s3_gateway_and_what_is_missing() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("security group sg-0123456789abcdef0 not found"), "{err}");
 }
+
+/// A Fargate task definition `family` with an ECR image logging with awslogs, and `secret` (a
+/// `valueFrom`) when given; a service of it in `site`'s subnet and task group.
+fn service(aws: &Aws, s: &Site, family: &str, secret: Option<&str>) {
+    use aws_sdk_ecs::types::{
+        AssignPublicIp, AwsVpcConfiguration, ContainerDefinition, LogConfiguration, LogDriver, NetworkConfiguration,
+        NetworkMode, Secret,
+    };
+    let ecs = aws.ecs();
+    let log = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", "/ecs/web")
+        .options("awslogs-region", "us-east-1")
+        .options("awslogs-stream-prefix", "web")
+        .build()
+        .unwrap();
+    let mut container = ContainerDefinition::builder()
+        .name(family)
+        .image("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1.4")
+        .essential(true)
+        .log_configuration(log);
+    if let Some(value_from) = secret {
+        container = container.secrets(Secret::builder().name("DB_PASSWORD").value_from(value_from).build().unwrap());
+    }
+    aws.block_on(
+        ecs.register_task_definition()
+            .family(family)
+            .network_mode(NetworkMode::Awsvpc)
+            .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+            .cpu("256")
+            .memory("512")
+            .container_definitions(container.build())
+            .send(),
+    )
+    .unwrap();
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .subnets(&s.subnet)
+                .security_groups(&s.tasks)
+                .assign_public_ip(AssignPublicIp::Disabled)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    aws.block_on(
+        ecs.create_service()
+            .cluster("prod")
+            .service_name(family)
+            .task_definition(family)
+            .desired_count(1)
+            .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+            .network_configuration(network)
+            .send(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_service_its_task_definitions_needs_and_its_destinations() {
+    let moto = Moto::start();
+    let aws = Aws::new(&moto.url());
+    let ec2 = aws.ec2("us-east-1");
+    let s = site(&aws, "10.0.0.0/16", "10.0.1.0/24");
+    aws.block_on(aws.ecs().create_cluster().cluster_name("prod").send()).unwrap();
+
+    // The service's network and its task definition's needs: ECR (ecr.api, ecr.dkr, s3) and logs.
+    service(&aws, &s, "web", None);
+    let (code, out, err) = check(&moto, &["--cluster", "prod", "--service", "web"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for what in ["ecr.api ingress", "ecr.dkr ingress", "logs ingress", "s3 egress"] {
+        assert!(out.lines().any(|l| l.starts_with(&format!("ok {what}: "))), "{what}:\n{out}");
+    }
+    assert!(out.contains(&format!("ok s3 route {}", s.subnet)), "{out}");
+
+    // A secret from Secrets Manager, and no endpoint for it.
+    let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf";
+    service(&aws, &s, "worker", Some(arn));
+    let (code, out, _) = check(&moto, &["--cluster", "prod", "--service", "worker"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("missing secretsmanager endpoint: secretsmanager (no endpoint)"), "{out}");
+
+    // A service that does not exist.
+    let (code, _, err) = check(&moto, &["--cluster", "prod", "--service", "nope"]);
+    assert_eq!(
+        (code, err.trim()),
+        (2, "check-network: service nope not found in cluster prod: check --cluster and --service")
+    );
+
+    // A peered destination, first without a route to it, then with one.
+    let peer = vpc(&aws, &ec2, "10.1.0.0/16", &[], true);
+    let pcx = aws
+        .block_on(ec2.create_vpc_peering_connection().vpc_id(&s.vpc.id).peer_vpc_id(&peer.id).send())
+        .unwrap()
+        .vpc_peering_connection()
+        .unwrap()
+        .vpc_peering_connection_id()
+        .unwrap()
+        .to_string();
+    aws.block_on(ec2.accept_vpc_peering_connection().vpc_peering_connection_id(&pcx).send()).unwrap();
+    let to = ["--cluster", "prod", "--service", "web", "--to", "10.1.2.3:5432"];
+    let (code, out, _) = check(&moto, &to);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        missing(&out),
+        [format!(
+            "missing to 10.1.2.3/32 route {}: {} has no route to 10.1.2.3/32; fix: add a route to 10.1.2.3/32 in {} (to a peering connection or a transit gateway)",
+            s.subnet, s.table, s.table
+        )],
+        "{out}"
+    );
+    aws.block_on(
+        ec2.create_route()
+            .route_table_id(&s.table)
+            .destination_cidr_block("10.1.0.0/16")
+            .vpc_peering_connection_id(&pcx)
+            .send(),
+    )
+    .unwrap();
+    let (code, out, _) = check(&moto, &to);
+    assert_eq!(code, 0, "{out}");
+    let route = format!(
+        "ok to 10.1.2.3/32 route {}: {} sends 10.1.2.3/32 to {pcx} (active, to {}; ",
+        s.subnet, s.table, peer.id
+    );
+    assert!(out.contains(&route), "{out}");
+    assert!(
+        out.contains(&format!(
+            "ok to 10.1.2.3/32 egress: {} egress tcp/5432 to 10.1.2.3/32 is allowed by sgr-",
+            s.tasks
+        )),
+        "{out}"
+    );
+
+    // A destination security group (a database): which task group it lets in, on which port.
+    let db = security_group(&aws, &ec2, &s.vpc, "db", false);
+    ingress(&aws, &ec2, &db, 5432, &s.tasks);
+    let (code, out, _) = check(&moto, &["--cluster", "prod", "--service", "web", "--to-security-group", &db]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("ok to {db} ingress: {db} ingress tcp/5432 from {} is allowed by sgr-", s.tasks)),
+        "{out}"
+    );
+    assert!(out.contains(&format!("ok to {db} egress: {} egress tcp/5432 to {db}", s.tasks)), "{out}");
+    let closed = security_group(&aws, &ec2, &s.vpc, "efs", false);
+    let to_closed = format!("{closed}:2049");
+    let (code, out, _) = check(&moto, &["--cluster", "prod", "--service", "web", "--to-security-group", &to_closed]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(
+        missing(&out),
+        [format!(
+            "missing to {closed} ingress: no ingress rule of {closed} allows {} on tcp/2049; fix: add {closed} ingress tcp/2049 from {}",
+            s.tasks, s.tasks
+        )],
+        "{out}"
+    );
+}
