@@ -222,3 +222,37 @@ fn route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
     };
     Some(Route { destination, target, active: r.state() != Some(&RouteState::Blackhole) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(id: &str, subnets: &[&str], main: bool) -> ReadTable {
+        ReadTable {
+            table: RouteTable { id: id.into(), routes: vec![] },
+            subnets: subnets.iter().map(|s| s.to_string()).collect(),
+            main,
+        }
+    }
+
+    #[test]
+    fn subnet_tables_table() {
+        let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(&str, Vec<ReadTable>, Vec<Option<&str>>)> = vec![
+            (
+                "own table, else the main one",
+                vec![read("rtb-main", &[], true), read("rtb-a", &["subnet-a"], false)],
+                vec![Some("rtb-a"), Some("rtb-main")],
+            ),
+            ("no main table", vec![read("rtb-a", &["subnet-a"], false)], vec![Some("rtb-a"), None]),
+        ];
+        for (case, tables, expected) in cases {
+            let got: Vec<Option<String>> = subnet_tables(&names(&["subnet-a", "subnet-b"]), &tables)
+                .into_iter()
+                .map(|s| s.route_table.map(|t| t.id))
+                .collect();
+            let expected: Vec<Option<String>> = expected.into_iter().map(|e| e.map(str::to_owned)).collect();
+            assert_eq!(got, expected, "{case}");
+        }
+    }
+}
