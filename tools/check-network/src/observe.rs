@@ -227,6 +227,9 @@ fn route(r: &aws_sdk_ec2::types::Route) -> Option<Route> {
 mod tests {
     use super::*;
 
+    /// A case: its name, the tables read, each subnet's table.
+    type Case = (&'static str, Vec<ReadTable>, Vec<Option<&'static str>>);
+
     fn read(id: &str, subnets: &[&str], main: bool) -> ReadTable {
         ReadTable {
             table: RouteTable { id: id.into(), routes: vec![] },
@@ -238,7 +241,7 @@ mod tests {
     #[test]
     fn subnet_tables_table() {
         let names = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let cases: Vec<(&str, Vec<ReadTable>, Vec<Option<&str>>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "own table, else the main one",
                 vec![read("rtb-main", &[], true), read("rtb-a", &["subnet-a"], false)],
