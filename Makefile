@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/$(TOOLS)/bin:$(PATH)
 # The Lambda functions, packaged as `sam build` packages them (cr-probe is test-only).
 LAMBDAS := vpc-peering endpoint-access task-alerts lifecycle-drain cr-probe
 
-.PHONY: all help venv tools checks-venv build probe-artifact artifacts template package sam-local sam-local-all sam-local-dev sar-template lint test unit demo bench clean
+.PHONY: all help venv tools checks-venv build probe-artifact artifacts cli template package sam-local sam-local-all sam-local-dev sar-template lint test unit demo bench clean
 
 all: test
 
@@ -42,6 +42,10 @@ build: ## dev builds of every function, for the emulator
 # What ships, built as `sam build` builds it: `cargo lambda build --release`.
 artifacts: venv ## the release artifacts that ship, as sam build builds them
 	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
+
+# The check-network command (not a Lambda: a plain release build, target/release/check-network).
+cli: ## the check-network command, release build
+	$(CARGO) build --release -p check-network
 
 # The one release artifact the tests run (the protocol's panic test, as it ships).
 probe-artifact: venv ## the release cr-probe the protocol tests run

@@ -135,11 +135,24 @@ impl Ec2Api {
             .then(|| Filter::builder().name("group-id").set_values(Some(group_ids.to_vec())).build());
         let mut rules: BTreeMap<String, Rule> = BTreeMap::new();
         for filter in by_group.into_iter().chain([by_owner]) {
-            let pages = self.ec2.describe_security_group_rules().filters(filter).into_paginator().items().send();
-            let found = every_item("ec2:DescribeSecurityGroupRules", pages).await?;
-            rules.extend(found.iter().filter_map(rule).map(|r| (r.id.clone(), r)));
+            rules.extend(self.rules_by(filter).await?.into_iter().map(|r| (r.id.clone(), r)));
         }
         Ok(rules.into_values().collect())
+    }
+
+    /// Every rule of these groups, whoever owns it (none for no groups).
+    pub async fn group_rules(&self, group_ids: &[String]) -> Result<Vec<Rule>, AccessError> {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.rules_by(Filter::builder().name("group-id").set_values(Some(group_ids.to_vec())).build()).await
+    }
+
+    /// The rules `filter` selects, in one paginated describe.
+    async fn rules_by(&self, filter: Filter) -> Result<Vec<Rule>, AccessError> {
+        let pages = self.ec2.describe_security_group_rules().filters(filter).into_paginator().items().send();
+        let found = every_item("ec2:DescribeSecurityGroupRules", pages).await?;
+        Ok(found.iter().filter_map(rule).collect())
     }
 
     /// Add `rules` (one group, one direction) in one call, each tagged with its owner; every

@@ -17,7 +17,8 @@ pub struct Resolution {
     pub missing: Vec<Missing>,
 }
 
-fn usable_state(state: &str) -> bool {
+/// An endpoint in this state serves traffic (or will, once `pending` is done).
+pub fn usable_state(state: &str) -> bool {
     state.eq_ignore_ascii_case("available") || state.eq_ignore_ascii_case("pending")
 }
 
@@ -55,30 +56,46 @@ pub fn pick_s3_prefix_list(found: &[(String, String)], region: &str) -> Option<S
         .map(|(_, id)| id.clone())
 }
 
+/// What serves one short service name in a VPC: a usable gateway endpoint, a usable interface
+/// endpoint with private DNS, or why there is none (the rule [`resolve`] applies to each name;
+/// `check-network` reports with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick<'a> {
+    Gateway(&'a Endpoint),
+    Interface(&'a Endpoint),
+}
+
+/// The endpoint that serves `name` in `region`, as [`resolve`] decides: a usable gateway first
+/// (S3), then a usable interface endpoint with private DNS on; else why not, for the best other
+/// candidate.
+pub fn pick<'a>(name: &str, region: &str, endpoints: &'a [Endpoint]) -> Result<Pick<'a>, MissingWhy> {
+    let candidates: Vec<&Endpoint> = endpoints.iter().filter(|e| serves(&e.service, region, name)).collect();
+    let gateway = candidates.iter().find(|e| e.kind == EndpointKind::Gateway && usable_state(&e.state));
+    let interface =
+        candidates.iter().find(|e| e.kind == EndpointKind::Interface && usable_state(&e.state) && e.private_dns);
+    match (gateway, interface) {
+        (Some(e), _) => Ok(Pick::Gateway(e)),
+        (None, Some(e)) => Ok(Pick::Interface(e)),
+        (None, None) => Err(match candidates.first() {
+            None => MissingWhy::NoEndpoint,
+            Some(e) if !usable_state(&e.state) => {
+                MissingWhy::NotAvailable { endpoint_id: e.id.clone(), state: e.state.clone() }
+            }
+            Some(e) => MissingWhy::PrivateDnsOff { endpoint_id: e.id.clone() },
+        }),
+    }
+}
+
 /// Match each short service name (`ecr.api`) to an endpoint whose service name [`serves`] it.
 /// `s3` means the gateway endpoint unless only an interface endpoint exists. An interface
 /// endpoint without private DNS does not count: tasks would still resolve the public name.
 pub fn resolve(services: &[String], region: &str, endpoints: &[Endpoint]) -> Resolution {
     let mut out = Resolution::default();
     for name in services {
-        let candidates: Vec<&Endpoint> = endpoints.iter().filter(|e| serves(&e.service, region, name)).collect();
-        // Prefer a usable gateway for S3, then any usable endpoint, then explain the best other.
-        let gateway = candidates.iter().find(|e| e.kind == EndpointKind::Gateway && usable_state(&e.state));
-        let interface =
-            candidates.iter().find(|e| e.kind == EndpointKind::Interface && usable_state(&e.state) && e.private_dns);
-        match (gateway, interface) {
-            (Some(_), _) => out.s3_gateway |= name == "s3",
-            (None, Some(e)) => out.endpoint_groups.extend(e.security_group_ids.iter().cloned()),
-            (None, None) => {
-                let why = match candidates.first() {
-                    None => MissingWhy::NoEndpoint,
-                    Some(e) if !usable_state(&e.state) => {
-                        MissingWhy::NotAvailable { endpoint_id: e.id.clone(), state: e.state.clone() }
-                    }
-                    Some(e) => MissingWhy::PrivateDnsOff { endpoint_id: e.id.clone() },
-                };
-                out.missing.push(Missing { service: name.clone(), why });
-            }
+        match pick(name, region, endpoints) {
+            Ok(Pick::Gateway(_)) => out.s3_gateway |= name == "s3",
+            Ok(Pick::Interface(e)) => out.endpoint_groups.extend(e.security_group_ids.iter().cloned()),
+            Err(why) => out.missing.push(Missing { service: name.clone(), why }),
         }
     }
     out
@@ -174,8 +191,8 @@ pub(crate) fn exactly(rule: &Rule, spec: &RuleSpec) -> bool {
 
 /// The rule lets the spec's traffic through: same group and direction, all traffic or TCP
 /// ports covering the port, and a peer that is the same or wider (a CIDR covering the VPC for a
-/// group in it; 0.0.0.0/0 for a prefix list).
-fn allows(rule: &Rule, spec: &RuleSpec, vpc_cidrs: &[IpNet]) -> bool {
+/// group in it; 0.0.0.0/0 for a prefix list; a block covering a destination block).
+pub fn allows(rule: &Rule, spec: &RuleSpec, vpc_cidrs: &[IpNet]) -> bool {
     let port = i32::from(spec.port);
     let ports = rule.protocol == "-1" || (is_tcp(&rule.protocol) && rule.from_port <= port && port <= rule.to_port);
     let peer = match (&rule.peer, &spec.peer) {
@@ -185,6 +202,8 @@ fn allows(rule: &Rule, spec: &RuleSpec, vpc_cidrs: &[IpNet]) -> bool {
             !v4.is_empty() && v4.iter().all(|v| c.contains(*v))
         }
         (Peer::Cidr(c), Peer::PrefixList(_)) => c.prefix_len() == 0 && matches!(c, IpNet::V4(_)),
+        // A destination block (`check-network --to`): a rule's block covering it.
+        (Peer::Cidr(c), Peer::Cidr(d)) => c.contains(d),
         _ => false,
     };
     rule.group_id == spec.group_id && rule.direction == spec.direction && ports && peer

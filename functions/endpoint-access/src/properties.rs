@@ -30,7 +30,8 @@ pub struct AccessProperties {
     pub port: u16,
 }
 
-fn default_services() -> Vec<String> {
+/// The services `Services` defaults to (and `check-network` without a service to read them from).
+pub fn default_services() -> Vec<String> {
     ["ecr.api", "ecr.dkr", "logs", "s3"].map(String::from).to_vec()
 }
 
@@ -54,12 +55,7 @@ impl AccessProperties {
         if let Some(bad) = self.task_security_group_ids.iter().find(|g| !is_id(g, "sg-")) {
             return invalid("TaskSecurityGroupIds", format!("`{bad}` is not an id such as sg-0123456789abcdef0"));
         }
-        if let Some(bad) = self.services.iter().find(|s| {
-            s.is_empty()
-                || s.starts_with("com.")
-                || s.contains("amazonaws.")
-                || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        }) {
+        if let Some(bad) = self.services.iter().find(|s| !is_short_service_name(s)) {
             return invalid(
                 "Services",
                 format!("`{bad}` is not a short service name such as ecr.api or secretsmanager"),
@@ -70,6 +66,14 @@ impl AccessProperties {
         }
         Ok(())
     }
+}
+
+/// A short service name such as `ecr.api` or `secretsmanager`, not a full endpoint service name.
+pub fn is_short_service_name(s: &str) -> bool {
+    !(s.is_empty()
+        || s.starts_with("com.")
+        || s.contains("amazonaws.")
+        || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'))
 }
 
 #[cfg(test)]
