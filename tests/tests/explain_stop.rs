@@ -4,8 +4,9 @@
 //!
 //! Where moto lacks what ECS does, the test plays ECS's part or says so:
 //! - moto never stops a task on its own: the test stops them with StopTask and the reason ECS gives
-//!   when an essential container exits; moto records no `stoppedAt`, `stopCode` or container exit
-//!   reason, so the diagnosis reads the stopped reason alone.
+//!   when an essential container exits; moto records no `stoppedAt`, `stopCode` or container
+//!   reason, and exit code 0 for every container, so the diagnosis reads the stopped reason and a
+//!   clean exit (category `unknown`), and the newest stops are told apart by the list's order.
 //! - moto's ListTasks ignores `serviceName` (every task of the cluster comes back): the
 //!   standalone task stopped here must not be explained as the service's.
 //! - moto writes no service events: the launcher's `/moto-api/ecs/service-events` sets them.

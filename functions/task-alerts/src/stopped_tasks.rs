@@ -162,15 +162,16 @@ pub fn recent_events(events: &[ServiceEvent], count: usize) -> Vec<Event> {
     events.into_iter().take(count).map(event).collect()
 }
 
-/// Pure: the SDK's task as the diagnosis reads it (the fields a `describe-tasks` element carries).
+/// Pure: the SDK's task as the diagnosis reads it (the fields a `describe-tasks` element carries);
+/// an empty string is no value (moto answers `launchType` "" for a task started without one).
 pub fn task_detail(task: &Task) -> TaskDetail {
-    let text = |s: Option<&str>| s.map(str::to_string);
+    let text = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_string);
     TaskDetail {
         cluster_arn: text(task.cluster_arn()),
         task_arn: text(task.task_arn()),
         task_definition_arn: text(task.task_definition_arn()),
         group: text(task.group()),
-        launch_type: task.launch_type().map(|l| l.as_str().to_string()),
+        launch_type: text(task.launch_type().map(|l| l.as_str())),
         capacity_provider_name: text(task.capacity_provider_name()),
         availability_zone: text(task.availability_zone()),
         last_status: text(task.last_status()),

@@ -87,7 +87,9 @@ fn a_task_reads_as_a_describe_tasks_element() {
 #[test]
 fn one_task_found_or_missing() {
     let missing = Failure::builder().arn(task_arn("gone")).reason("MISSING").build();
-    let cases: Vec<(&str, Vec<Task>, Vec<Failure>, Option<&str>)> = vec![
+    /// Name, DescribeTasks' `tasks` and `failures`, and the reason when the task is missing.
+    type Case<'a> = (&'a str, Vec<Task>, Vec<Failure>, Option<&'a str>);
+    let cases: Vec<Case<'_>> = vec![
         ("found", vec![stopped("a1", "service:web", Some(1))], vec![], None),
         ("a failure", vec![], vec![missing], Some("MISSING")),
         ("nothing (moto)", vec![], vec![], Some("MISSING")),
