@@ -22,6 +22,8 @@ Adds to moto 5.2.5 (pinned in requirements.txt: this patches its internals):
 - POST /moto-api/ecs/service-deployments  {cluster, service, deployments: [...], account?, region?}: set a service's
   `deployments` as ECS lists them after a circuit breaker's rollback (the rolled-back-to deployment
   PRIMARY, the failed one ACTIVE with rolloutState FAILED); moto keeps one deployment per service.
+- POST /moto-api/ecs/service-events  {cluster, service, events: [{id, createdAt (epoch seconds), message}],
+  account?, region?}: set a service's `events` as ECS writes them (moto never writes any).
 - ECS where the drain depends on it and moto is permissive: UpdateContainerInstancesState refuses
   DRAINING for an instance that is not ACTIVE, and StopTask on an instance whose agent is
   disconnected sets desiredStatus STOPPED but leaves lastStatus as it was.
@@ -31,6 +33,7 @@ import argparse
 import json
 import threading
 import time
+from datetime import datetime, timezone
 
 from moto.autoscaling.exceptions import ValidationError
 from moto.autoscaling.responses import AutoScalingResponse
@@ -164,6 +167,22 @@ def service_deployments(request, full_url, headers):
     return 404, {}, json.dumps({"Error": f"no service {body.get('service')!r} in cluster {body.get('cluster')!r}"})
 
 
+def service_events(request, full_url, headers):
+    """A service's event messages as the service scheduler writes them (API reference, Service
+    `events`, ServiceEvent: id, createdAt, message); moto keeps the list and never adds to it."""
+    body = json.loads(request.get_data() or b"{}")
+    backend = ecs_backends[body.get("account", "123456789012")][body.get("region", "us-east-1")]
+    service = backend.services.get(f"{body.get('cluster')}:{body.get('service')}")
+    if service is None:
+        return 404, {}, json.dumps({"Error": f"no service {body.get('service')!r} in cluster {body.get('cluster')!r}"})
+    service.events = [
+        {"id": e["id"], "message": e["message"],
+         "createdAt": datetime.fromtimestamp(e["createdAt"], timezone.utc).replace(tzinfo=None)}
+        for e in body.get("events", [])
+    ]
+    return 200, {"Content-Type": "application/json"}, json.dumps({"events": len(service.events)})
+
+
 _original_update_state = EC2ContainerServiceBackend.update_container_instances_state
 
 
@@ -240,6 +259,7 @@ moto_api_urls.url_paths["{0}/moto-api/lifecycle/actions"] = lifecycle_actions
 moto_api_urls.url_paths["{0}/moto-api/ecs/container-instance"] = container_instance_state
 moto_api_urls.url_paths["{0}/moto-api/ecs/service-deployments"] = service_deployments
 moto_api_urls.url_paths["{0}/moto-api/sns/unsent"] = sns_unsent
+moto_api_urls.url_paths["{0}/moto-api/ecs/service-events"] = service_events
 
 def main():
     # moto.server.main, less its fixed port: the same app and request handler.

@@ -94,6 +94,13 @@ impl Moto {
         post_json(&format!("{}/moto-api/ecs/service-deployments", self.url()), &body);
     }
 
+    /// Set `service`'s event messages (in `cluster`, account 123456789012, us-east-1), which moto
+    /// never writes: `[{"id", "createdAt" (epoch seconds), "message"}, …]`.
+    pub fn set_service_events(&self, cluster: &str, service: &str, events: Value) {
+        let body = serde_json::json!({"cluster": cluster, "service": service, "events": events});
+        post_json(&format!("{}/moto-api/ecs/service-events", self.url()), &body);
+    }
+
     /// Put a container instance where real ECS can and moto never does: `status` (`REGISTERING`)
     /// and/or `agentConnected` (false: StopTask there no longer reaches `lastStatus` STOPPED).
     pub fn set_container_instance(&self, arn: &str, status: Option<&str>, agent_connected: Option<bool>) {

@@ -13,7 +13,8 @@
 //! - [`kms`]: the KMS error codes of a publish to an encrypted topic, and their fix.
 //! - [`handler`]: the effects: publish and post at once, each retried until shortly before the deadline.
 //!
-//! The `explain-stop` binary runs [`diagnosis::diagnose`] on one JSON document from stdin.
+//! The `explain-stop` binary runs [`diagnosis::diagnose`] on one JSON document from stdin, or on the
+//! tasks it reads from ECS ([`stopped_tasks`]); its arguments and output are in [`explain`].
 
 // Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
 #![warn(clippy::unwrap_used)]
@@ -25,11 +26,13 @@ pub mod config;
 pub mod diagnosis;
 pub mod ecs_reads;
 pub mod error;
+pub mod explain;
 pub mod handler;
 pub mod kms;
 pub mod logs;
 pub mod message;
 pub mod service_event;
+pub mod stopped_tasks;
 pub mod suppress;
 pub mod triage;
 pub mod webhook;

@@ -53,6 +53,12 @@ impl LogStream {
     }
 }
 
+/// The service's page in the ECS console (`cluster`: its name or ARN), when `region` is one.
+pub fn service_console_url(region: &str, cluster: &str, service: &str) -> Option<String> {
+    let cluster = cluster_name(Some(cluster), None)?;
+    is_safe_region_label(region).then(|| service_url(region, cluster, service))
+}
+
 /// What an alert is about: a stopped task's category, or a service-level problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertKind {
