@@ -114,8 +114,8 @@ impl Lambda {
             let request = ["START RequestId:", "END RequestId:", "REPORT RequestId:"].iter().any(|p| l.starts_with(p));
             request || l.contains("] (rapid) ") || l.is_empty()
         };
-        let lines = self.logs().lines().map(str::trim).filter(|l| !emulator(l) && !is_metric_line(l)).map(str::to_string);
-        lines.collect()
+        let logs = self.logs();
+        logs.lines().map(str::trim).filter(|l| !emulator(l) && !is_metric_line(l)).map(str::to_string).collect()
     }
 
     /// The embedded-metric-format lines the function printed so far (`shared::metrics`), as printed.

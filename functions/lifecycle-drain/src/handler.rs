@@ -302,7 +302,8 @@ mod tests {
         assert!(doc["DrainSeconds"].as_f64().is_some_and(|s| (90.0..100.0).contains(&s)), "{doc}");
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Dimensions"], json!([["Function", "Outcome"], ["Function"]]));
-        let units: Vec<&str> = directive["Metrics"].as_array().into_iter().flatten().filter_map(|m| m["Unit"].as_str()).collect();
+        let units: Vec<&str> =
+            directive["Metrics"].as_array().into_iter().flatten().filter_map(|m| m["Unit"].as_str()).collect();
         assert_eq!(units, ["Count", "Count", "Seconds", "Count"]);
         // A drain queued with a start in the future (a clock step) is 0 s old, not negative.
         assert_eq!(drain_metric("handed-over", false, now_ms() + 60_000, 0).to_json(1)["DrainSeconds"], 0.0);

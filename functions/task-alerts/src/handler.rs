@@ -355,7 +355,8 @@ mod tests {
 
     #[test]
     fn the_outcomes_of_an_invocation() {
-        let counted = |answered: Result<Value, AlertError>| -> Vec<(String, u32)> { outcomes(&answered).into_iter().collect() };
+        let counted =
+            |answered: Result<Value, AlertError>| -> Vec<(String, u32)> { outcomes(&answered).into_iter().collect() };
         let one = |status: &str| vec![(status.to_string(), 1)];
         for status in ["sent", "suppressed", "duplicate", "ignored", "rejected", "looking-again"] {
             assert_eq!(counted(Ok(json!({"status": status, "reason": "…"}))), one(status));

@@ -509,7 +509,10 @@ mod tests {
             assert_eq!(doc["Requests"], 1.0);
             assert!(doc["RequestMilliseconds"].as_f64().is_some_and(|ms| ms >= 0.0), "{doc}");
             let directive = &doc["_aws"]["CloudWatchMetrics"][0];
-            assert_eq!(directive["Dimensions"], serde_json::json!([["Function", "RequestType", "Outcome"], ["Function", "Outcome"]]));
+            assert_eq!(
+                directive["Dimensions"],
+                serde_json::json!([["Function", "RequestType", "Outcome"], ["Function", "Outcome"]])
+            );
         }
     }
 
