@@ -273,8 +273,8 @@ mod tests {
         let leak = |name: String| -> &'static str { Box::leak(name.into_boxed_str()) };
         let dims: Vec<&'static str> = (0..40).map(|i| leak(format!("D{i}"))).collect();
         let names: Vec<&'static str> = (0..120).map(|i| leak(format!("M{i}"))).collect();
-        let emf = dims.iter().fold(Emf::for_function("f"), |e, d| e.dimension(*d, "v"));
-        let emf = names.iter().fold(emf, |e, m| e.metric(*m, Unit::Count, 1.0)).rollup(&["D1"]);
+        let emf = dims.iter().fold(Emf::for_function("f"), |e, d| e.dimension(d, "v"));
+        let emf = names.iter().fold(emf, |e, m| e.metric(m, Unit::Count, 1.0)).rollup(&["D1"]);
         let doc = emf.to_json(1);
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Metrics"].as_array().map(Vec::len), Some(MAX_METRICS));
