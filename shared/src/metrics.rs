@@ -1,11 +1,11 @@
 //! CloudWatch metrics as embedded metric format (EMF) lines: one JSON object on a line of its own
 //! on stdout, which CloudWatch Logs turns into metrics as it ingests the function's log ("Using
 //! the embedded metric format with Lambda",
-//! https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Lambda.html):
+//! <https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Lambda.html>):
 //! no `PutMetricData` call, no permission, no time taken from the invocation.
 //!
 //! The shape is the specification's
-//! (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+//! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>):
 //! `_aws.Timestamp` (ms since the epoch), `_aws.CloudWatchMetrics`, one directive with the
 //! namespace, its dimension sets (at most 30 keys each) and its metric definitions (at most 100),
 //! and every dimension (a string) and metric (a number) named there as a member of the root.
@@ -15,7 +15,7 @@
 //! format (the template's `LoggingConfig`) does not re-encode a line that is already JSON
 //! ("Configuring JSON and plain text log formats": Lambda does not double-encode logs that are
 //! already JSON-encoded,
-//! https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html), and for
+//! <https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-logformat.html>), and for
 //! a custom runtime it relays stdout line by line.
 //!
 //! Not a crate: `metrics_cloudwatch_embedded` brings the `metrics` facade and its registry,
@@ -37,7 +37,7 @@ pub const NAMESPACE: &str = "ecs-plumbing";
 pub const MAX_DIMENSIONS: usize = 30;
 pub const MAX_METRICS: usize = 100;
 /// CloudWatch's limit on a dimension value ("Dimension", CloudWatch API reference,
-/// https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html).
+/// <https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html>).
 const MAX_DIMENSION_VALUE: usize = 1024;
 
 /// The dimension every metric has: the Lambda function's name.

@@ -1,6 +1,6 @@
 //! The metrics each function writes (`shared::metrics`): embedded metric format lines read back
 //! from the emulator's output, checked against the specification
-//! (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html)
+//! (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html>)
 //! and for the values the run should give.
 
 use serde_json::{Value, json};
