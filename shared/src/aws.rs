@@ -66,7 +66,12 @@ impl AwsFailure {
             SdkError::ResponseError(_) => ("InvalidResponse".into(), DisplayErrorContext(err).to_string()),
             _ => ("RequestNotSent".into(), DisplayErrorContext(err).to_string()),
         };
-        Self { action, code, message }
+        let failure = Self { action, code, message };
+        // Every failed call passes here once: the one place a throttled answer is counted.
+        if failure.is_throttling() {
+            crate::metrics::count_throttled(action);
+        }
+        failure
     }
 
     /// For `map_err`: `client.call().send().await.map_err(AwsFailure::of("ec2:CreateRoute"))`.

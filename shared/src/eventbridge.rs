@@ -50,7 +50,8 @@ impl<T> Configured<T> {
     }
 
     /// One invocation, in a span that names the request: `handle` it with what was built, or fail
-    /// with the configuration's reason, logged once.
+    /// with the configuration's reason, logged once. Then the calls AWS throttled in it, as
+    /// metrics ([`crate::metrics::flush_throttled`]).
     pub async fn handle<'a, P, O, E, F>(
         &'a self,
         event: LambdaEvent<P>,
@@ -64,7 +65,11 @@ impl<T> Configured<T> {
         match &self.0 {
             // Boxed: a handler's SDK futures nest deep enough to overflow the compiler's layout
             // recursion once wrapped here.
-            Ok(built) => Box::pin(handle(built, event)).instrument(span).await,
+            Ok(built) => {
+                let result = Box::pin(handle(built, event)).instrument(span).await;
+                crate::metrics::flush_throttled();
+                result
+            }
             Err(reason) => {
                 span.in_scope(|| error!(error = %reason, "not started"));
                 Err(reason.clone().into())

@@ -1,7 +1,7 @@
 //! What every ecs-plumbing function shares, and nothing else: the custom-resource protocol
 //! (no business rules), the EventBridge envelope, configuration and telemetry setup from the
-//! environment, AWS SDK configuration, pacing calls to AWS's request rate limits, and retrying
-//! until the Lambda deadline.
+//! environment, AWS SDK configuration, pacing calls to AWS's request rate limits, retrying
+//! until the Lambda deadline, and metrics as embedded metric format lines.
 
 // Code that ships never unwraps input or AWS data: a panic would fail a stack or drop an alert.
 #![warn(clippy::unwrap_used)]
@@ -11,6 +11,7 @@ pub mod custom_resource;
 pub mod env;
 pub mod eventbridge;
 pub mod http;
+pub mod metrics;
 pub mod pace;
 pub mod retry;
 pub mod telemetry;

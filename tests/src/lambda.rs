@@ -106,14 +106,21 @@ impl Lambda {
         self.process.lock().unwrap_or_else(|p| p.into_inner()).output()
     }
 
-    /// The lines the function itself logged so far (not the emulator's: `(rapid)`, START, END, REPORT).
+    /// The lines the function itself logged so far (not the emulator's: `(rapid)`, START, END, REPORT;
+    /// nor its metrics, see [`metric_lines`](Self::metric_lines)).
     /// Call after [`settled`](Self::settled) to be sure an invocation's lines are all in.
     pub fn function_lines(&self) -> Vec<String> {
         let emulator = |l: &str| {
             let request = ["START RequestId:", "END RequestId:", "REPORT RequestId:"].iter().any(|p| l.starts_with(p));
             request || l.contains("] (rapid) ") || l.is_empty()
         };
-        self.logs().lines().map(str::trim).filter(|l| !emulator(l)).map(str::to_string).collect()
+        let logs = self.logs();
+        logs.lines().map(str::trim).filter(|l| !emulator(l) && !is_metric_line(l)).map(str::to_string).collect()
+    }
+
+    /// The embedded-metric-format lines the function printed so far (`shared::metrics`), as printed.
+    pub fn metric_lines(&self) -> Vec<String> {
+        self.logs().lines().map(str::trim).filter(|l| is_metric_line(l)).map(str::to_string).collect()
     }
 
     /// The PID of the function's process (the bootstrap, a child of the emulator), once the
@@ -162,6 +169,12 @@ impl Lambda {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A line that is an embedded-metric-format document: a JSON object with an `_aws` member.
+fn is_metric_line(line: &str) -> bool {
+    line.starts_with('{')
+        && serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.get("_aws").is_some_and(|m| m.is_object()))
 }
 
 /// What a handler returned, as JSON: its result, or its `{"errorType", "errorMessage"}`.

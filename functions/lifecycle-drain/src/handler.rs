@@ -7,6 +7,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use shared::aws::{CallsInFlight, unanswered_calls};
 use shared::eventbridge::Configured;
+use shared::metrics::{Emf, Unit};
 use shared::retry::deadline_instant;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, info_span, warn};
@@ -79,10 +80,12 @@ impl Drainer {
             Input::Jobs(jobs) => jobs,
             Input::Ignore(why) => {
                 info!(reason = %why, "ignored");
+                Emf::new().dimension("Outcome", "ignored").metric("Drains", Unit::Count, 1.0).emit();
                 return Ok(json!({"status": "ignored", "reason": why}));
             }
             Input::Reject(why) => {
                 warn!(reason = %why, "rejected");
+                Emf::new().dimension("Outcome", "rejected").metric("Drains", Unit::Count, 1.0).emit();
                 return Ok(json!({"status": "rejected", "reason": why}));
             }
         };
@@ -94,6 +97,7 @@ impl Drainer {
             let guard = deadline - GUARD_MARGIN.min(deadline.saturating_duration_since(Instant::now()) / 4);
             // Pinned here, so a cut run is still alive (its calls listed) when the cut is named.
             let pace = self.pace(&job, deadline);
+            let (started_at_ms, round) = (job.started_at_ms, job.round);
             let mut run = Box::pin(self.run(job, &pace, deadline).instrument(span.clone()));
             let result = tokio::select! {
                 result = &mut run => result,
@@ -111,9 +115,12 @@ impl Drainer {
                 }
                 Err(e) => {
                     span.in_scope(|| warn!(error = %e, "drain interrupted; Lambda's retry of this event (or the queue's redelivery) resumes it"));
+                    drain_metric("interrupted", false, started_at_ms, round).emit();
                     return Err(e);
                 }
             };
+            let status = outcome["status"].as_str().unwrap_or("unknown");
+            drain_metric(status, outcome[AT_MAXIMUM] == true, started_at_ms, round).emit();
             outcomes.push(outcome);
         }
         Ok(if outcomes.len() == 1 { outcomes.remove(0) } else { json!(outcomes) })
@@ -186,7 +193,9 @@ impl Drainer {
                 Step::Complete { result, why } => return self.complete(job, result, &why, pace).await,
                 Step::GiveUp { result, why } => {
                     warn!(reason = %why, "giving up the wait");
-                    return self.complete(job, result, &why, pace).await;
+                    let mut outcome = self.complete(job, result, &why, pace).await?;
+                    outcome[AT_MAXIMUM] = json!(true);
+                    return Ok(outcome);
                 }
                 Step::StopStandalone(arns) => {
                     for arn in arns {
@@ -257,6 +266,46 @@ impl Drainer {
     }
 }
 
+/// The answer's member that says the drain ended at the maximum drain time (`DRAIN_MAX_SECONDS`).
+const AT_MAXIMUM: &str = "atMaximum";
+
+/// One run of a drain: `Drains` (one) by `Outcome` (its answer's `status`: `completed`,
+/// `already-completed`, `handed-over`, `ignored`, `failed`; `interrupted` when the run failed
+/// and is retried) and by `Function` alone; `DrainsAtMaximum` (1 when the maximum drain time
+/// ended it: the alarm's metric), `DrainSeconds` since the first run started, `DrainRounds` this
+/// run's number (1 for the run the event started).
+fn drain_metric(outcome: &str, at_maximum: bool, started_at_ms: u64, round: u32) -> Emf {
+    let seconds = now_ms().saturating_sub(started_at_ms) as f64 / 1000.0;
+    Emf::new()
+        .dimension("Outcome", outcome)
+        .rollup(&[])
+        .metric("Drains", Unit::Count, 1.0)
+        .metric("DrainsAtMaximum", Unit::Count, if at_maximum { 1.0 } else { 0.0 })
+        .metric("DrainSeconds", Unit::Seconds, seconds)
+        .metric("DrainRounds", Unit::Count, f64::from(round) + 1.0)
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_drain_metric_per_run() {
+        let started = now_ms() - 90_000;
+        let doc = drain_metric("completed", true, started, 2).to_json(1);
+        assert_eq!((doc["Outcome"].as_str(), doc["Drains"].as_f64()), (Some("completed"), Some(1.0)));
+        assert_eq!((doc["DrainsAtMaximum"].as_f64(), doc["DrainRounds"].as_f64()), (Some(1.0), Some(3.0)));
+        assert!(doc["DrainSeconds"].as_f64().is_some_and(|s| (90.0..100.0).contains(&s)), "{doc}");
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], json!([["Function", "Outcome"], ["Function"]]));
+        let units: Vec<&str> =
+            directive["Metrics"].as_array().into_iter().flatten().filter_map(|m| m["Unit"].as_str()).collect();
+        assert_eq!(units, ["Count", "Count", "Seconds", "Count"]);
+        // A drain queued with a start in the future (a clock step) is 0 s old, not negative.
+        assert_eq!(drain_metric("handed-over", false, now_ms() + 60_000, 0).to_json(1)["DrainSeconds"], 0.0);
+    }
 }

@@ -1,6 +1,7 @@
 //! One event in: triage it, then send the alert to every configured destination at once, each
 //! retried until shortly before the deadline. `Err` only when a destination kept failing.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_sdk_secretsmanager::Client as SecretsClient;
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 use shared::aws::{AwsFailure, CallsInFlight};
 use shared::eventbridge::Configured;
 use shared::http::Http;
+use shared::metrics::{Emf, Unit};
 use shared::retry::{Failure, GaveUp, deadline_instant, until_deadline};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -21,6 +23,7 @@ use crate::ecs_reads::EcsReads;
 use crate::error::{AlertError, DeliveryError, DestinationFailure};
 use crate::logs::{LogTail, Skipped};
 use crate::message::Alert;
+use crate::service_event::Kind as ServiceKind;
 use crate::suppress::{Claim, Suppression, Verdict, storm_key, task_key};
 use crate::triage::{Triage, triage};
 use crate::webhook::Webhook;
@@ -88,7 +91,9 @@ impl Alerter {
         let deadline = deadline_instant(event.context.deadline);
         let left = deadline.saturating_duration_since(Instant::now());
         let deadline = deadline - DEADLINE_MARGIN.min(left / 4);
-        match triage(&event.payload, &self.config) {
+        let triaged = triage(&event.payload, &self.config);
+        let kind = metric_kind(&triaged);
+        let answered = match triaged {
             Triage::Ignore(why) => {
                 info!(reason = %why, "ignored");
                 Ok(json!({"status": "ignored", "reason": why}))
@@ -104,7 +109,12 @@ impl Alerter {
             }
             Triage::LookLater(look) => self.look_later(&look).await,
             Triage::LookNow(looks) => self.look_now(looks, deadline).await,
+        };
+        for (outcome, count) in outcomes(&answered) {
+            let alerts = Emf::new().dimension("Kind", kind).dimension("Outcome", &outcome).rollup(&["Outcome"]);
+            alerts.metric("Alerts", Unit::Count, f64::from(count)).emit();
         }
+        answered
     }
 
     /// Suppress it, or add the log lines and send it; if it cannot be delivered, undo what it took
@@ -303,6 +313,57 @@ async fn suppress(suppression: &Suppression, mut alert: Alert, event: &Value) ->
     Decided::Send(Box::new(alert), held)
 }
 
+/// The `Kind` of an invocation's `Alerts` metric: the stop category or the service-level problem,
+/// `resolution` for a recovery, `none` for what is not alerted on.
+fn metric_kind(triaged: &Triage) -> &'static str {
+    match triaged {
+        Triage::Alert(alert) => alert.kind.id(),
+        Triage::Problem(problem) => problem.kind.id(),
+        Triage::Recovery { .. } => "resolution",
+        Triage::LookLater(_) | Triage::LookNow(_) => ServiceKind::AgentDisconnected.id(),
+        Triage::Ignore(_) | Triage::Reject(_) => "none",
+    }
+}
+
+/// The `Outcome`s of an invocation and how many of each: its answers' `status` (`sent`,
+/// `suppressed`, `duplicate`, `ignored`, `rejected`, `looking-again`; one per SQS record of a
+/// second look), `failed` when it failed (Lambda retries the event).
+fn outcomes(answered: &Result<Value, AlertError>) -> BTreeMap<String, u32> {
+    let mut counts = BTreeMap::new();
+    let answers = match answered {
+        Ok(Value::Array(answers)) => answers.iter().collect(),
+        Ok(answer) => vec![answer],
+        Err(_) => {
+            counts.insert("failed".to_string(), 1);
+            return counts;
+        }
+    };
+    for answer in answers {
+        let status = answer["status"].as_str().unwrap_or("unknown").to_string();
+        *counts.entry(status).or_default() += 1;
+    }
+    counts
+}
+
 fn retryable(failure: AwsFailure, wrap: impl FnOnce(AwsFailure) -> DeliveryError) -> Failure<DeliveryError> {
     if failure.is_transient() { Failure::Retryable(wrap(failure)) } else { Failure::Final(wrap(failure)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outcomes_of_an_invocation() {
+        let counted =
+            |answered: Result<Value, AlertError>| -> Vec<(String, u32)> { outcomes(&answered).into_iter().collect() };
+        let one = |status: &str| vec![(status.to_string(), 1)];
+        for status in ["sent", "suppressed", "duplicate", "ignored", "rejected", "looking-again"] {
+            assert_eq!(counted(Ok(json!({"status": status, "reason": "…"}))), one(status));
+        }
+        let looks = json!([{"status": "sent"}, {"status": "ignored"}, {"status": "sent"}]);
+        assert_eq!(counted(Ok(looks)), vec![("ignored".to_string(), 1), ("sent".to_string(), 2)]);
+        let failure = AwsFailure { action: "sqs:SendMessage", code: "Throttling".into(), message: "slow".into() };
+        assert_eq!(counted(Err(AlertError::LookAgain { failure })), one("failed"));
+    }
 }

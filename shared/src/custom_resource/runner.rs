@@ -20,6 +20,7 @@ use super::{ProtocolError, failed_create_id, is_failed_create_id, properties};
 use crate::env::{ConfigError, Env};
 use crate::error_chain;
 use crate::http::{Http, absolute_url};
+use crate::metrics::{Emf, Unit};
 
 /// What a resource type implements: its business rules on typed properties, nothing of the
 /// protocol. Errors are the crate's own enum; their `Display` becomes the stack event's reason,
@@ -224,7 +225,11 @@ pub async fn run<R: CustomResource>(resource: R, http: Http) -> Result<(), lambd
     let resource = Arc::new(resource);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (protocol, resource) = (protocol.clone(), resource.clone());
-        async move { protocol.handle(resource, event).await }
+        async move {
+            let handled = protocol.handle(resource, event).await;
+            crate::metrics::flush_throttled();
+            handled
+        }
     }))
     .await
 }
@@ -268,7 +273,9 @@ impl Protocol {
                     target.physical_resource_id.clone().unwrap_or_else(|| failed_create_id(&target.request_id));
                 let response = failed(physical_id, format!("invalid request: {problem}"));
                 let span = info_span!("request", request_id = %target.request_id, logical_resource_id = %target.logical_resource_id);
-                return self.deliver(&target, &response, deadline).instrument(span).await;
+                let answered = self.deliver(&target, &response, deadline).instrument(span).await;
+                request_metric(None, &response.status, &answered, started).emit();
+                return answered;
             }
             Err(e) => {
                 error!(aws_request_id = %event.context.request_id, error = %e, "request ignored");
@@ -283,7 +290,9 @@ impl Protocol {
         );
         async {
             let response = self.respond(resource, &request, started, deadline).await;
-            self.deliver(&request.target, &response, deadline).await
+            let answered = self.deliver(&request.target, &response, deadline).await;
+            request_metric(Some(request.request_type), &response.status, &answered, started).emit();
+            answered
         }
         .instrument(span)
         .await
@@ -407,6 +416,35 @@ async fn dispatch<R: CustomResource>(
     result.map_err(|e| error_chain(&e))
 }
 
+/// `Requests` (one), by `RequestType` and `Outcome` (`SUCCESS`, `FAILED`, or `NOT_DELIVERED` when
+/// CloudFormation never got the answer), and by `Outcome` alone; with `RequestMilliseconds`, from
+/// the invocation to the answer. One per response, where it is sent. A request without a usable
+/// type (answered FAILED at its URL) is of type `Unknown`.
+fn request_metric(
+    request_type: Option<RequestType>,
+    status: &Status,
+    answered: &Result<(), ProtocolError>,
+    started: Instant,
+) -> Emf {
+    let request_type = match request_type {
+        Some(RequestType::Create) => "Create",
+        Some(RequestType::Update) => "Update",
+        Some(RequestType::Delete) => "Delete",
+        None => "Unknown",
+    };
+    let outcome = match (answered, status) {
+        (Err(_), _) => "NOT_DELIVERED",
+        (Ok(()), Status::Success) => "SUCCESS",
+        (Ok(()), Status::Failed) => "FAILED",
+    };
+    Emf::new()
+        .dimension("RequestType", request_type)
+        .dimension("Outcome", outcome)
+        .rollup(&["Outcome"])
+        .metric("Requests", Unit::Count, 1.0)
+        .metric("RequestMilliseconds", Unit::Milliseconds, started.elapsed().as_secs_f64() * 1000.0)
+}
+
 fn succeeded(outcome: Outcome, message: &str) -> Response {
     Response {
         status: Status::Success,
@@ -454,6 +492,28 @@ mod tests {
         assert_eq!(panic_message(Box::new("static")), "static");
         assert_eq!(panic_message(Box::new(String::from("owned"))), "owned");
         assert_eq!(panic_message(Box::new(7u8)), "a panic without a message");
+    }
+
+    #[test]
+    fn one_request_metric_per_answer() {
+        let not_delivered = || Err(ProtocolError::NotDelivered { attempts: 3, last: "HTTP 503".into() });
+        let cases = [
+            (Some(RequestType::Create), Status::Success, Ok(()), ("Create", "SUCCESS")),
+            (Some(RequestType::Update), Status::Failed, Ok(()), ("Update", "FAILED")),
+            (Some(RequestType::Delete), Status::Success, not_delivered(), ("Delete", "NOT_DELIVERED")),
+            (None, Status::Failed, Ok(()), ("Unknown", "FAILED")),
+        ];
+        for (request_type, status, answered, (type_name, outcome)) in cases {
+            let doc = request_metric(request_type, &status, &answered, Instant::now()).to_json(1);
+            assert_eq!((doc["RequestType"].as_str(), doc["Outcome"].as_str()), (Some(type_name), Some(outcome)));
+            assert_eq!(doc["Requests"], 1.0);
+            assert!(doc["RequestMilliseconds"].as_f64().is_some_and(|ms| ms >= 0.0), "{doc}");
+            let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+            assert_eq!(
+                directive["Dimensions"],
+                serde_json::json!([["Function", "RequestType", "Outcome"], ["Function", "Outcome"]])
+            );
+        }
     }
 
     fn settings(vars: &[(&str, &str)]) -> (Settings, Option<ConfigError>) {
