@@ -39,8 +39,9 @@ $(TOOLS)/bin/cargo-hakari:
 build: ## dev builds of every function, for the emulator
 	$(CARGO) build --workspace --bins
 
-# What ships, built as `sam build` builds it: `cargo lambda build --release`.
-artifacts: venv ## the release artifacts that ship, as sam build builds them
+# What ships, built as `sam build` builds it: `cargo lambda build --release`; and the
+# check-network command (`make cli`).
+artifacts: venv cli ## the release artifacts that ship, as sam build builds them, and check-network
 	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
 
 # The check-network command (not a Lambda: a plain release build, target/release/check-network).
@@ -81,10 +82,10 @@ sam-local: package ## sam local invoke, one event per function and answer, check
 sam-local-all: package ## sam local invoke of every sample event under events/, checked
 	$(VENV)/bin/python tests/sam-local/run --all
 
-# The same with the dev builds of `make build` in the containers (CI: no release build of the
-# shipped artifacts, ~12 min, of its own).
-sam-local-dev: venv build ## sam-local with the dev builds instead of sam build's release ones
-	$(VENV)/bin/python tests/sam-local/run --binaries $${CARGO_TARGET_DIR:-target}/debug
+# Every sample event with the dev builds of `make build` in the containers (CI: no release build
+# of the shipped artifacts, ~12 min, of its own; the events take ~5 min).
+sam-local-dev: venv build ## sam-local-all with the dev builds instead of sam build's release ones
+	$(VENV)/bin/python tests/sam-local/run --all --binaries $${CARGO_TARGET_DIR:-target}/debug
 
 # The stack as the Serverless Application Repository takes it: built for SAR_ARCH (default arm64,
 # the stack's default), then `Architectures` fixed to it and the Architecture parameter removed
