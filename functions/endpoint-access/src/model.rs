@@ -85,6 +85,28 @@ impl Rule {
             owner: owner.map(str::to_owned),
         }
     }
+
+    /// A rule as EC2 describes one made by someone else: any protocol and port range, no owner tag
+    /// (for the planners' tests and check-network's).
+    pub fn unowned(
+        id: &str,
+        group_id: &str,
+        direction: Direction,
+        protocol: &str,
+        ports: (i32, i32),
+        peer: Peer,
+    ) -> Self {
+        Rule {
+            id: id.into(),
+            group_id: group_id.into(),
+            direction,
+            protocol: protocol.into(),
+            from_port: ports.0,
+            to_port: ports.1,
+            peer,
+            owner: None,
+        }
+    }
 }
 
 /// One rule this resource wants: TCP on `port` between `group_id` and `peer`.

@@ -247,19 +247,6 @@ mod tests {
         Rule::made(id, s, owner)
     }
 
-    fn wide(id: &str, group: &str, direction: Direction, protocol: &str, ports: (i32, i32), peer: Peer) -> Rule {
-        Rule {
-            id: id.into(),
-            group_id: group.into(),
-            direction,
-            protocol: protocol.into(),
-            from_port: ports.0,
-            to_port: ports.1,
-            peer,
-            owner: None,
-        }
-    }
-
     #[test]
     fn resolve_table() {
         use EndpointKind::*;
@@ -461,22 +448,22 @@ mod tests {
             (
                 "wider: a VPC CIDR rule on all ports",
                 vec![ingress.clone()],
-                vec![wide("sgr-vpc", "sg-e1", Ingress, "-1", (-1, -1), cidr("10.0.0.0/8"))],
+                vec![Rule::unowned("sgr-vpc", "sg-e1", Ingress, "-1", (-1, -1), cidr("10.0.0.0/8"))],
                 Plan { actions: vec![], covered: vec![covered(&ingress, "sgr-vpc")] },
             ),
             (
                 "not wide enough: a subnet CIDR, or other ports",
                 vec![ingress.clone()],
                 vec![
-                    wide("sgr-subnet", "sg-e1", Ingress, "-1", (-1, -1), cidr("10.0.1.0/24")),
-                    wide("sgr-80", "sg-e1", Ingress, "tcp", (80, 80), group("sg-t1")),
+                    Rule::unowned("sgr-subnet", "sg-e1", Ingress, "-1", (-1, -1), cidr("10.0.1.0/24")),
+                    Rule::unowned("sgr-80", "sg-e1", Ingress, "tcp", (80, 80), group("sg-t1")),
                 ],
                 Plan { actions: vec![authorize(&ingress)], covered: vec![] },
             ),
             (
                 "egress open to 0.0.0.0/0 on all traffic",
                 vec![egress.clone(), spec("sg-t1", Egress, Peer::PrefixList("pl-1".into()))],
-                vec![wide("sgr-open", "sg-t1", Egress, "-1", (-1, -1), cidr("0.0.0.0/0"))],
+                vec![Rule::unowned("sgr-open", "sg-t1", Egress, "-1", (-1, -1), cidr("0.0.0.0/0"))],
                 Plan {
                     actions: vec![],
                     covered: vec![
@@ -488,7 +475,7 @@ mod tests {
             (
                 "a port range including the port",
                 vec![egress.clone()],
-                vec![wide("sgr-range", "sg-t1", Egress, "tcp", (0, 65535), group("sg-e1"))],
+                vec![Rule::unowned("sgr-range", "sg-t1", Egress, "tcp", (0, 65535), group("sg-e1"))],
                 Plan { actions: vec![], covered: vec![covered(&egress, "sgr-range")] },
             ),
             (

@@ -17,19 +17,6 @@ fn endpoint(id: &str, name: &str, kind: EndpointKind, dns: bool, groups: &[&str]
     }
 }
 
-fn rule(id: &str, group: &str, direction: Direction, protocol: &str, ports: (i32, i32), peer: Peer) -> Rule {
-    Rule {
-        id: id.into(),
-        group_id: group.into(),
-        direction,
-        protocol: protocol.into(),
-        from_port: ports.0,
-        to_port: ports.1,
-        peer,
-        owner: None,
-    }
-}
-
 fn cidr(c: &str) -> RouteDestination {
     RouteDestination::Cidr(c.parse().unwrap())
 }
@@ -68,9 +55,16 @@ fn network() -> Network {
             endpoint("vpce-s3", "s3", EndpointKind::Gateway, false, &[]),
         ],
         rules: vec![
-            rule("sgr-in", "sg-e1", Direction::Ingress, "tcp", (443, 443), Peer::Group("sg-t2".into())),
-            rule("sgr-out", "sg-t1", Direction::Egress, "-1", (-1, -1), Peer::Cidr("0.0.0.0/0".parse().unwrap())),
-            rule("sgr-efs", "sg-d", Direction::Ingress, "tcp", (2049, 2049), Peer::Group("sg-t2".into())),
+            Rule::unowned("sgr-in", "sg-e1", Direction::Ingress, "tcp", (443, 443), Peer::Group("sg-t2".into())),
+            Rule::unowned(
+                "sgr-out",
+                "sg-t1",
+                Direction::Egress,
+                "-1",
+                (-1, -1),
+                Peer::Cidr("0.0.0.0/0".parse().unwrap()),
+            ),
+            Rule::unowned("sgr-efs", "sg-d", Direction::Ingress, "tcp", (2049, 2049), Peer::Group("sg-t2".into())),
         ],
         s3_prefix_list: Some("pl-s3".into()),
         peerings: vec![Peering {
