@@ -39,9 +39,10 @@ $(TOOLS)/bin/cargo-hakari:
 build: ## dev builds of every function, for the emulator
 	$(CARGO) build --workspace --bins
 
-# What ships, built as `sam build` builds it: `cargo lambda build --release`; and the
-# check-network command (`make cli`).
-artifacts: venv cli ## the release artifacts that ship, as sam build builds them, and check-network
+# What ships, built as `sam build` builds it: `cargo lambda build --release`. (The check-network
+# command is `make cli`: a host build whose release dependencies cargo-lambda's target does not
+# share, so it is not part of this.)
+artifacts: venv ## the release artifacts that ship, as sam build builds them
 	$(CARGO) lambda build --release $(addprefix --package ,$(LAMBDAS))
 
 # The check-network command (not a Lambda: a plain release build, target/release/check-network).
