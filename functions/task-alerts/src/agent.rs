@@ -113,11 +113,7 @@ mod tests {
     use crate::service_event::{Read, ServiceEvent, read};
 
     fn disconnected() -> Problem {
-        let path = format!(
-            "{}/../../events/task-alerts/container-instance-agent-disconnected.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let event = crate::sample_event("container-instance-agent-disconnected.json");
         let Read::Event(ServiceEvent::AgentDisconnected(problem)) = read(&event, "") else { panic!("a disconnect") };
         *problem
     }

@@ -37,6 +37,14 @@ pub mod suppress;
 pub mod triage;
 pub mod webhook;
 
+/// The unit tests' one reader of the users' sample events, `events/task-alerts/<file>`.
+#[cfg(test)]
+pub(crate) fn sample_event(file: &str) -> serde_json::Value {
+    let path = format!("{}/../../events/task-alerts/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 pub use config::Config;
 pub use error::AlertError;
 pub use handler::{Alerter, handle};

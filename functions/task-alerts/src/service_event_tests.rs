@@ -1,12 +1,8 @@
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::*;
 
-fn event(name: &str) -> Value {
-    let path = format!("{}/../../events/task-alerts/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
-}
+use crate::sample_event as event;
 
 /// One line per outcome: `problem <kind> <subject> [<fact>]`, `recovery <subject> of <kinds>`, …
 fn outcome(read: Read) -> String {

@@ -131,11 +131,7 @@ mod tests {
         Config::from_lookup(shared::env::pairs(&vars)).unwrap()
     }
 
-    fn event(path: &str) -> Value {
-        let path = format!("{}/../../events/task-alerts/{path}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        serde_json::from_str(&text).unwrap()
-    }
+    use crate::sample_event as event;
 
     fn with(mut event: Value, pointer: &str, value: Value) -> Value {
         *event.pointer_mut(pointer).unwrap() = value;

@@ -1,15 +1,10 @@
 //! Service-level alerts and their resolutions, in every format.
 
-use serde_json::Value;
-
 use super::{Alert, AlertKind};
 use crate::service_event::{Kind, Read, ServiceEvent, read};
 use crate::webhook::WebhookFormat;
 
-fn event(name: &str) -> Value {
-    let path = format!("{}/../../events/task-alerts/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use crate::sample_event as event;
 
 fn alert(name: &str) -> Alert {
     match read(&event(name), "") {
